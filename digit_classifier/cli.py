@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
     "argparse, but usage errors are one `error:` line and exit code 1."
     def error(self, message): raise DigitsError(message)
 
-# %% ../nbs/05_cli.ipynb #89f1e1c7
+# %% ../nbs/05_cli.ipynb #5126ed59
 def parser() -> argparse.ArgumentParser:
     "The `digit-classifier` argument parser."
     from digit_classifier.learner import ARCHS
@@ -47,18 +47,25 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--lr', type=positive_float, help="learning rate (default: the arch's recipe)")
     r.add_argument('--bs', type=positive_int, help="batch size (default: the arch's recipe)")
     r.add_argument('--seed', type=int, default=42, help='random seed for the split, initialisation and augmentation')
-    r.add_argument('--valid-pct', type=positive_float, default=10/42, help='fraction held out for validation (default: 10/42)')
+    r.add_argument('--valid-pct', type=positive_float, help="fraction held out for validation (default: the arch's recipe)")
     r.add_argument('--tta', action='store_true', help='test-time augmentation when predicting (image models)')
     r.add_argument('--out', default='digits-out', help='output folder (default: ./digits-out)')
     d = sub.add_parser('download', help='get the competition data, or write the embedded sample')
     d.add_argument('--dest', help='destination folder (default: ~/.fastai/data/digit-recognizer[-sample])')
     d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'])
     pr = sub.add_parser('predict', help='write a submission from saved model(s)')
-    pr.add_argument('--model', action='append', required=True, help='model file (.pth); repeat for an ensemble')
+    pr.add_argument('--model', action='append', required=True, help='model file (.pth or .onnx); repeat for an ensemble')
     pr.add_argument('--test', required=True, help='test CSV (Kaggle layout)')
     pr.add_argument('--out', default='submission.csv', help='submission to write (default: ./submission.csv)')
     pr.add_argument('--tta', action='store_true', help='test-time augmentation (image models)')
     pr.add_argument('--unsafe-pickle', action='store_true', help='allow loading a pickled fastai export.pkl (runs code from the file!)')
+    e = sub.add_parser('export', help='export a saved model to ONNX (needs the [onnx] extra)')
+    e.add_argument('--model', required=True, help='model file (.pth)')
+    e.add_argument('--onnx', help='ONNX file to write (default: beside the model, .onnx)')
+    dm = sub.add_parser('demo', help='draw a digit and watch the model guess (needs the [demo] extra)')
+    dm.add_argument('--model', required=True, help='model file (.pth or .onnx)')
+    dm.add_argument('--host', default='127.0.0.1', help='address to serve on (default: 127.0.0.1, this machine only)')
+    dm.add_argument('--port', type=positive_int, help='port (default: 7860 or the next free one)')
     s = sub.add_parser('submit', help='check a submission and upload it to Kaggle')
     s.add_argument('file', help='submission CSV')
     s.add_argument('-m', '--message', default='digit_classifier submission', help='submission description')
@@ -81,12 +88,12 @@ def _out_folder(out):
     except OSError as e: raise DigitsError(f"{out}: cannot write in output folder ({e.strerror})") from None
     return out
 
-# %% ../nbs/05_cli.ipynb #0b429e92
+# %% ../nbs/05_cli.ipynb #5f9d87ac
 def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
             arch:str='cnn', # Architecture (a key of `ARCHS`)
             epochs:int=None, lr:float=None, bs:int=None, # Override the recipe
             seed:int=42, # Seed for split, init and augmentation
-            valid_pct:float=10/42, # Validation fraction
+            valid_pct:float=None, # Validation fraction; default the recipe's
             tta:bool=False, # Test-time augmentation
             out='digits-out', # Output folder
            ) -> dict:
@@ -95,7 +102,8 @@ def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
     from fastai.callback.progress import CSVLogger
     from digit_classifier.learner import recipe, arch_dls, digits_learner, save_model
     from digit_classifier.submission import predict_probs, write_submission, check_submission, score_submission
-    recipe(arch)
+    from digit_classifier.plots import save_plots
+    r = recipe(arch)
     if epochs is not None and epochs < 1: raise DigitsError(f"epochs must be at least 1, got {epochs}")
     if bs is not None and bs < 1: raise DigitsError(f"batch size must be at least 1, got {bs}")
     data = _data_folder(data) if data is not None else get_digits()
@@ -111,18 +119,18 @@ def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
     try:
         learn.fit_recipe(epochs, lr)
         valid_acc = float(learn.recorder.values[-1][-1])
+        plots = save_plots(learn, out)
         probs = predict_probs(learn.model, test.pixels, tta=tta)
         sub = write_submission(probs.argmax(1), out/'submission.csv')
         check_submission(sub, n_rows=len(test))
-        r = recipe(arch)
         save_model(learn, out/'model.pth', epochs=ifnone(epochs, r['epochs']), lr=ifnone(lr, r['lr']), bs=ifnone(bs, r['bs']),
-                   seed=seed, valid_pct=valid_pct, data=str(data), n_train=len(dls.train_ds), valid_accuracy=valid_acc)
+                   seed=seed, valid_pct=ifnone(valid_pct, r['valid_pct']), data=str(data), n_train=len(dls.train_ds), valid_accuracy=valid_acc)
         os.replace(hist_tmp, out/'history.csv')
     finally:
         if hist_tmp.exists(): hist_tmp.unlink()
     res = dict(arch=arch, valid_accuracy=valid_acc, seconds=round(time.time()-t0, 1), submission=str(sub), model=str(out/'model.pth'))
     print(f"validation accuracy: {valid_acc:.4f}  ({res['seconds']} s)")
-    print(f"wrote {sub}, {out/'model.pth'} (+ model.json), {out/'history.csv'}")
+    print(f"wrote {sub}, {out/'model.pth'} (+ model.json), {out/'history.csv'}, {', '.join(f.name for f in plots.values())}")
     if (data/'solution.csv').exists():
         res['test_accuracy'] = score_submission(sub, data/'solution.csv')
         print(f"submission accuracy against {data/'solution.csv'}: {res['test_accuracy']:.4f}")
@@ -131,26 +139,26 @@ def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
         print(f"submission accuracy against the labels in {data/'test.csv'}: {res['test_accuracy']:.4f}")
     return res
 
-# %% ../nbs/05_cli.ipynb #a4510b21
+# %% ../nbs/05_cli.ipynb #73884b19
 def predict_job(models:list, # Model files (.pth); several make an ensemble
                 test, # Test CSV
                 out='submission.csv', # Submission to write
                 tta:bool=False, # Test-time augmentation
                 unsafe_pickle:bool=False, # Allow pickled fastai exports
                ) -> Path:
-    "Predict `test` with saved model(s) and write a checked submission."
-    from digit_classifier.learner import load_model
-    from digit_classifier.submission import predict_probs, write_submission, check_submission
+    "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
+    from digit_classifier.deploy import load_predictor, model_probs
+    from digit_classifier.submission import write_submission, check_submission
     out = Path(out)
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
-    ms = [load_model(m, unsafe_pickle=unsafe_pickle)[0] for m in L(models)]
+    ms = [load_predictor(m, unsafe_pickle=unsafe_pickle)[0] for m in L(models)]
     t = read_digits(test, labelled=False)
-    sub = write_submission(predict_probs(ms, t.pixels, tta=tta).argmax(1), out)
+    sub = write_submission(model_probs(ms, t.pixels, tta=tta).argmax(1), out)
     check_submission(sub, n_rows=len(t))
     print(f"wrote {sub} ({len(t):,} rows)")
     return sub
 
-# %% ../nbs/05_cli.ipynb #4dd49746
+# %% ../nbs/05_cli.ipynb #4db492d3
 def main(argv=None):
     "Entry point of the `digit-classifier` command."
     try:
@@ -160,6 +168,12 @@ def main(argv=None):
         elif a.cmd == 'download':
             print(get_digits(a.dest, source=a.source))
         elif a.cmd == 'predict': predict_job(a.model, a.test, a.out, a.tta, a.unsafe_pickle)
+        elif a.cmd == 'export':
+            from digit_classifier.deploy import export_onnx
+            print(export_onnx(a.model, a.onnx))
+        elif a.cmd == 'demo':
+            from digit_classifier.deploy import launch_demo
+            launch_demo(a.model, host=a.host, port=a.port)
         elif a.cmd == 'submit':
             from digit_classifier.submission import submit
             print(submit(a.file, a.message, competition=a.competition))

@@ -35,37 +35,32 @@ def linear_model(n_out:int=10):
     "The chapter-4 linear model: one `nn.Linear` from 784 pixels."
     return nn.Sequential(Flatten(), nn.Linear(N_PIX, n_out))
 
-# %% ../nbs/02_learner.ipynb #3a52f723
+# %% ../nbs/02_learner.ipynb #c023afa4
 def digits_cnn(n_out:int=10, # Classes
-               widths:tuple=(32,64,128), # Channels at 28, 14 and 7 pixels
-               p:float=0.1, # Dropout before the head
+               widths:tuple=(16,32,64,64), # Channels of the four convolutions
               ) -> nn.Sequential:
     "A small, fast BatchNorm CNN for 28x28 digits."
-    a,b,c = widths
+    a,b,c,d = widths
     return nn.Sequential(ToImage(),
-        ConvLayer(1, a), ConvLayer(a, a),
-        ConvLayer(a, b, stride=2), ConvLayer(b, b),
-        ConvLayer(b, c, stride=2), ConvLayer(c, c),
-        nn.AdaptiveAvgPool2d(1), Flatten(), nn.Dropout(p), nn.Linear(c, n_out))
+        ConvLayer(1, a), ConvLayer(a, b, stride=2), ConvLayer(b, c, stride=2), ConvLayer(c, d, stride=2),
+        nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(d, n_out))
 
-# %% ../nbs/02_learner.ipynb #7b1950aa
+# %% ../nbs/02_learner.ipynb #02c46e4e
 def digits_resnet(n_out:int=10, # Classes
                   widths:tuple=(32,64,128), # Channels at 28, 14 and 7 pixels
-                  p:float=0.2, # Dropout before the head
                  ) -> nn.Sequential:
     "A small ResNet for 28x28 digits, built from fastai `ResBlock`s."
     a,b,c = widths
     return nn.Sequential(ToImage(), ConvLayer(1, a),
-        ResBlock(1, a, a), ResBlock(1, a, b, stride=2), ResBlock(1, b, b),
-        ResBlock(1, b, c, stride=2), ResBlock(1, c, c),
-        nn.AdaptiveAvgPool2d(1), Flatten(), nn.Dropout(p), nn.Linear(c, n_out))
+        ResBlock(1, a, a), ResBlock(1, a, b, stride=2), ResBlock(1, b, c, stride=2),
+        nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(c, n_out))
 
-# %% ../nbs/02_learner.ipynb #84d5fab1
+# %% ../nbs/02_learner.ipynb #fdf7074b
 ARCHS = {
-    'linear':     dict(model=linear_model,  flat=True,  aug=False, opt='sgd',  sched='fit',      bs=256, epochs=10, lr=1.0,  smooth=0.),
-    'simple_net': dict(model=simple_net,    flat=True,  aug=False, opt='adam', sched='one_cycle', bs=256, epochs=10, lr=1e-2, smooth=0.),
-    'cnn':        dict(model=digits_cnn,    flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=12, lr=3e-3, smooth=0.1),
-    'resnet':     dict(model=digits_resnet, flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=3e-3, smooth=0.1),
+    'linear':     dict(model=linear_model,  flat=True,  aug=False, opt='sgd',  sched='fit',       bs=256, epochs=10, lr=1.0,  smooth=0.,  valid_pct=10/42),
+    'simple_net': dict(model=simple_net,    flat=True,  aug=False, opt='adam', sched='one_cycle', bs=256, epochs=10, lr=1e-2, smooth=0.,  valid_pct=10/42),
+    'cnn':        dict(model=digits_cnn,    flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, smooth=0.1, valid_pct=0.05),
+    'resnet':     dict(model=digits_resnet, flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, smooth=0.1, valid_pct=0.05),
 }
 
 def recipe(arch:str) -> dict:
@@ -73,15 +68,17 @@ def recipe(arch:str) -> dict:
     if arch not in ARCHS: raise DigitsError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
     return ARCHS[arch]
 
-# %% ../nbs/02_learner.ipynb #8d69dbeb
+# %% ../nbs/02_learner.ipynb #5ee901b7
 @delegates(digits_dls)
 def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
              arch:str='cnn', # A key of `ARCHS`
              bs:int=None, # Batch size; default from the recipe
+             valid_pct:float=None, # Validation fraction; default from the recipe
              **kwargs):
-    "`digits_dls` laid out and augmented for `arch`."
+    "`digits_dls` laid out, split and augmented for `arch`."
     r = recipe(arch)
-    return digits_dls(data, bs=bs or r['bs'], flat=r['flat'], batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
+    return digits_dls(data, bs=bs or r['bs'], valid_pct=valid_pct or r['valid_pct'], flat=r['flat'],
+                      batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
 
 # %% ../nbs/02_learner.ipynb #5fda6209
 @delegates(Learner)
