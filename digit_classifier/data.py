@@ -269,17 +269,23 @@ class DigitsDataset:
         "A dataset of the same layout and vocab for other digits (test or validation)."
         return type(self)(pixels, labels, flat=self.flat, split_idx=split_idx, vocab=self.vocab).to(self.pixels.device)
 
-# %% ../nbs/00_data.ipynb #64e6531a
+# %% ../nbs/00_data.ipynb #499f1fc3
 class DigitsDL(TfmdDL):
     "A `TfmdDL` that slices batches out of a `DigitsDataset` instead of collating items."
     def __init__(self, dataset, bs=256, num_workers=0, **kwargs): super().__init__(dataset, bs=bs, num_workers=0, **kwargs)
     def get_idxs(self):
         g = torch.Generator().manual_seed(self.rng.randint(0, 2**31))
-        return (torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)).tolist()
-    def create_batches(self, samps):
-        idxs = torch.tensor(list(samps), dtype=torch.long, device=self.dataset.pixels.device)
+        return torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+    def create_batches(self, idxs):
+        idxs = torch.as_tensor(idxs, dtype=torch.long).to(self.dataset.pixels.device)
         n = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
         for i in range(0, n, self.bs): yield self.dataset.batch(idxs[i:i+self.bs])
+    def __iter__(self):
+        # The batches are ready-made tensors: skip the worker/collation machinery that `DataLoader.__iter__` wraps them in
+        self.randomize()
+        self.before_iter()
+        for b in self.create_batches(self.get_idxs()): yield self.after_batch(to_device(b, self.device))
+        self.after_iter()
     def _one_pass(self):
         its = self.after_batch(to_device(self.dataset.batch(torch.tensor([0])), self.device))
         self._n_inp,self._types = 1,explode_types(its)
