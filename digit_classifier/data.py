@@ -146,10 +146,10 @@ def _write_cache(fname, stamp, px, y):
             with open(tmp, 'wb') as f: np.savez(f, stamp=np.array(stamp), pixels=px, **({} if y is None else {'labels': y}))
     except (DigitsError, OSError): pass  # a read-only folder just means no cache
 
-# %% ../nbs/00_data.ipynb #0a22aabb
+# %% ../nbs/00_data.ipynb #982510f2
 def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
                 labelled:bool|None=None, # True: must have labels; False: a test file; None: either
-                chunksize:int=20_000, # Rows parsed at a time
+                chunksize:int=5_000, # Rows parsed at a time (bounds the memory used by parsing)
                 cache:bool=True, # Use and write the `.npz` cache beside `fname`
                ) -> Digits:
     "Read and validate a Kaggle digits CSV."
