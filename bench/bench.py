@@ -8,6 +8,7 @@ training rows, 1,000 test rows with known labels), and a Kaggle-sized set (42,00
 the sample with small random shifts, rotations and zooms so that the scaling with rows is visible.
 """
 import argparse, tempfile, time
+from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
 from fastai.data.load import DataLoader
@@ -122,14 +123,24 @@ def main():
         secs, acc = lib_loader(d, loader_epochs); report(name, '(b) digits_dls + Learner.fit', secs/loader_epochs, loader_epochs, secs, acc, 'same model, optimiser, lr')
         secs, acc = bare_loop(d, loader_epochs); report(name, '(c) bare PyTorch slicing loop', secs/loader_epochs, loader_epochs, secs, acc, 'the floor')
         secs, post_acc = post_flow(d, post_epochs); report(name, f'post flow, {post_epochs} epochs (the target)', secs/post_epochs, post_epochs, secs, post_acc, 'valid accuracy to reach')
-        for arch in ('simple_net', 'cnn'):
+        for arch in ('simple_net', 'cnn') + (('resnet',) if d is train else ()):  # resnet: sample only (slow on 42,000)
             epochs = 2 if a.quick else None
             s, acc, tacc, learn = recipe_run(d, arch, t, epochs)
+            if arch == 'cnn': cnn_learn = learn
             n = epochs or recipe(arch)['epochs']
             report(name, f'recipe {arch}', s/n, n, s, acc, f"valid; test {tacc:.4f}; {'reaches' if acc >= post_acc else 'misses'} the post, {secs/s:.1f}x faster")
-        model = learn.model
+        if d is not train: continue
+        model = cnn_learn.model
         big = torch.cat([test.pixels] * 28)
         predict_probs(model, big[:1024])
-        t0 = time.time(); predict_probs(model, big); report(name, 'predict 28,000 digits, cnn (torch)', None, None, time.time()-t0, None, 'inference_mode, bs 1024')
+        t0 = time.time(); predict_probs(model, big); report('28,000 test digits', 'predict, cnn (torch)', None, None, time.time()-t0, None, 'inference_mode, bs 1024')
+        from digit_classifier.learner import save_model
+        from digit_classifier.deploy import export_onnx, OnnxModel
+        tmp = Path(tempfile.mkdtemp())
+        om = OnnxModel(export_onnx(save_model(cnn_learn, tmp/'model.pth'), tmp/'model.onnx'))
+        om.predict_probs(big[:1024])
+        t0 = time.time(); p = om.predict_probs(big); secs = time.time()-t0
+        same = float((p.argmax(1) == predict_probs(model, big).argmax(1)).float().mean())
+        report('28,000 test digits', 'predict, cnn (onnxruntime)', None, None, secs, None, f'same labels as torch: {same:.2%}')
 
 if __name__ == '__main__': main()
