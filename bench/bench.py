@@ -48,26 +48,25 @@ def split(d, valid_pct=10/42, seed=42):
     trn, val = torch.utils.data.random_split(range(len(d)), [len(d) - n_valid, n_valid], generator=torch.Generator().manual_seed(seed))
     return [torch.tensor(list(o.indices)) for o in (trn, val)]
 
+def fit_simple_net(dls, epochs, lr=0.1):
+    "Time `Learner.fit` of the post's simple_net, SGD and loss on `dls`; return (seconds, last validation accuracy)."
+    learn = Learner(dls, simple_net(), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
+    t = time.time()
+    with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
+    return (time.time() - t), float(learn.recorder.values[-1][2])
+
 def post_flow(d, epochs, lr=0.1):
     "(a) The post: list(zip(x, onehot)), random_split, fastai DataLoader per item, Learner.fit with SGD."
     set_seed(42)
     ds = list(zip(d.x, d.onehot))
     n_valid = round(len(ds) * 10/42)
     trn, val = torch.utils.data.random_split(ds, [len(ds) - n_valid, n_valid], generator=torch.Generator().manual_seed(42))
-    dls = DataLoaders(DataLoader(trn, batch_size=256, shuffle=True), DataLoader(val, batch_size=256))
-    learn = Learner(dls, simple_net(), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
-    t = time.time()
-    with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
-    return (time.time() - t), float(learn.recorder.values[-1][2])
+    return fit_simple_net(DataLoaders(DataLoader(trn, batch_size=256, shuffle=True), DataLoader(val, batch_size=256)), epochs, lr)
 
 def lib_loader(d, epochs, lr=0.1):
-    "(b) The library's DataLoaders, same model, optimiser, loss and Learner.fit."
+    "(b) The library's DataLoaders (its defaults: validation in batches of 1,024), same model, optimiser, loss and fit."
     set_seed(42)
-    dls = digits_dls(d, bs=256, flat=True)  # the library defaults (validation in batches of 1,024)
-    learn = Learner(dls, simple_net(), opt_func=SGD, loss_func=mnist_loss, metrics=batch_accuracy)
-    t = time.time()
-    with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
-    return (time.time() - t), float(learn.recorder.values[-1][2])
+    return fit_simple_net(digits_dls(d, bs=256, flat=True), epochs, lr)
 
 def bare_loop(d, epochs, lr=0.1):
     "(c) The floor: a bare PyTorch loop slicing one float tensor, same model and plain SGD, validating in batches of 256."
