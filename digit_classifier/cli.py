@@ -88,7 +88,7 @@ def _out_folder(out):
     except OSError as e: raise DigitsError(f"{out}: cannot write in output folder ({e.strerror})") from None
     return out
 
-# %% ../nbs/05_cli.ipynb #5f9d87ac
+# %% ../nbs/05_cli.ipynb #cfd4231e
 def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
             arch:str='cnn', # Architecture (a key of `ARCHS`)
             epochs:int=None, lr:float=None, bs:int=None, # Override the recipe
@@ -114,7 +114,7 @@ def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
     set_seed(seed, reproducible=True)
     dls = arch_dls(train, arch, bs=bs, seed=seed, valid_pct=valid_pct)
     hist_tmp = out/'.history.csv.tmp'
-    learn = digits_learner(dls, arch, path=out, cbs=CSVLogger(hist_tmp))
+    learn = digits_learner(dls, arch, path=out, cbs=CSVLogger(hist_tmp.name))  # CSVLogger writes to learn.path/fname
     print(f"training {arch} on {len(dls.train_ds):,} digits, validating on {len(dls.valid_ds):,} ({data})")
     try:
         learn.fit_recipe(epochs, lr)
