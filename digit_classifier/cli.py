@@ -142,7 +142,7 @@ def run_job(data=None, # Folder with train.csv/test.csv; default `get_digits()`
         print(f"submission accuracy against the labels in {data/'test.csv'}: {res['test_accuracy']:.4f}")
     return res
 
-# %% ../nbs/05_cli.ipynb #73884b19
+# %% ../nbs/05_cli.ipynb #c24869c7
 def predict_job(models:list, # Model files (.pth); several make an ensemble
                 test, # Test CSV
                 out='submission.csv', # Submission to write
@@ -150,13 +150,13 @@ def predict_job(models:list, # Model files (.pth); several make an ensemble
                 unsafe_pickle:bool=False, # Allow pickled fastai exports
                ) -> Path:
     "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
-    from digit_classifier.deploy import load_predictor, model_probs
-    from digit_classifier.submission import write_submission, check_submission
+    from digit_classifier.deploy import load_predictor
+    from digit_classifier.submission import predict_probs, write_submission, check_submission
     out = Path(out)
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
     ms = [load_predictor(m, unsafe_pickle=unsafe_pickle)[0] for m in L(models)]
     t = read_digits(test, labelled=False)
-    sub = write_submission(model_probs(ms, t.pixels, tta=tta).argmax(1), out)
+    sub = write_submission(predict_probs(ms, t.pixels, tta=tta).argmax(1), out)
     check_submission(sub, n_rows=len(t))
     print(f"wrote {sub} ({len(t):,} rows)")
     return sub

@@ -16,27 +16,31 @@ from .learner import ToImage
 # %% auto #0
 __all__ = ['predict_probs', 'write_submission', 'check_submission', 'score_submission', 'submit']
 
-# %% ../nbs/03_submission.ipynb #e9980f6e
+# %% ../nbs/03_submission.ipynb #016b6292
 def _shifts(x):
     "`x` (n,1,28,28) and its four 1-pixel shifts, zero-filled."
     z = F.pad(x, (1,1,1,1))
     return [x, z[...,:-2,1:-1], z[...,2:,1:-1], z[...,1:-1,:-2], z[...,1:-1,2:]]
 
-def _is_image_model(model): return isinstance(model, torch.nn.Sequential) and isinstance(model[0], ToImage)
+def _is_image_model(model):
+    "Whether `model` takes images underneath (its first layer is `ToImage`, or it says `flat=False`, like `OnnxModel`)."
+    if isinstance(model, torch.nn.Sequential) and len(model): return isinstance(model[0], ToImage)
+    return getattr(model, 'flat', True) is False
 
-# %% ../nbs/03_submission.ipynb #6af00033
-def predict_probs(models, # A model, or a list of them (an ensemble)
+# %% ../nbs/03_submission.ipynb #deed0621
+def predict_probs(models, # A model, or a list of them (an ensemble): torch, or any callable giving logits, e.g. `OnnxModel`
                   pixels:torch.Tensor, # uint8 pixels (n,784), e.g. `read_digits(...).pixels`
                   bs:int=1024, # Batch size
                   tta:bool=False, # Average over 1-pixel shifts too (image models)
                  ) -> torch.Tensor:
     "Average softmax probabilities of `models` over `pixels`, (n,10)."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
+    pixels = torch.as_tensor(pixels).reshape(-1, N_PIX)
     res = 0
     for m in models:
-        m.eval()
-        dev = next(m.parameters()).device
-        out = []
+        if isinstance(m, torch.nn.Module): m.eval()
+        dev = next(m.parameters()).device if isinstance(m, torch.nn.Module) else torch.device('cpu')
+        out = [torch.zeros(0, len(VOCAB))]
         with torch.inference_mode():
             for i in range(0, len(pixels), bs):
                 x = pixels[i:i+bs].to(dev).float().div_(255)
