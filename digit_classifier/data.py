@@ -239,7 +239,7 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
     path.mkdir(parents=True, exist_ok=True)
     return download_competition(path)
 
-# %% ../nbs/00_data.ipynb #74a15453
+# %% ../nbs/00_data.ipynb #d3e2d618
 class DigitsDataset:
     "Digits as one uint8 tensor, for `DigitsDL`; `flat` gives (n,784) inputs, otherwise (n,1,28,28)."
     n_inp = 1
@@ -253,9 +253,9 @@ class DigitsDataset:
     @property
     def c(self): return len(self.vocab)
     def batch(self, idxs):
-        "The items at `idxs` as one typed batch."
-        x = TensorImage(self.pixels[idxs])
-        return (x,) if self.labels is None else (x, TensorCategory(self.labels[idxs]))
+        "The items at `idxs` (a tensor of indices) as one typed batch."
+        x = TensorImage(self.pixels.index_select(0, idxs))  # several times faster than `pixels[idxs]` on uint8
+        return (x,) if self.labels is None else (x, TensorCategory(self.labels.index_select(0, idxs)))
     def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([i])))
     def decode(self, o, full=True):
         "Decode a sample for display: a 1x28x28 image and a `Category`."
@@ -269,7 +269,7 @@ class DigitsDataset:
         "A dataset of the same layout and vocab for other digits (test or validation)."
         return type(self)(pixels, labels, flat=self.flat, split_idx=split_idx, vocab=self.vocab).to(self.pixels.device)
 
-# %% ../nbs/00_data.ipynb #499f1fc3
+# %% ../nbs/00_data.ipynb #c2ec9b08
 class DigitsDL(TfmdDL):
     "A `TfmdDL` that slices batches out of a `DigitsDataset` instead of collating items."
     def __init__(self, dataset, bs=256, num_workers=0, **kwargs): super().__init__(dataset, bs=bs, num_workers=0, **kwargs)
@@ -284,7 +284,8 @@ class DigitsDL(TfmdDL):
         # The batches are ready-made tensors: skip the worker/collation machinery that `DataLoader.__iter__` wraps them in
         self.randomize()
         self.before_iter()
-        for b in self.create_batches(self.get_idxs()): yield self.after_batch(to_device(b, self.device))
+        same = self.device is None or self.dataset.pixels.device == torch.device(self.device)
+        for b in self.create_batches(self.get_idxs()): yield self.after_batch(b if same else to_device(b, self.device))
         self.after_iter()
     def _one_pass(self):
         its = self.after_batch(to_device(self.dataset.batch(torch.tensor([0])), self.device))

@@ -139,7 +139,7 @@ def top_losses_figure(interp:ClassificationInterpretation, # From `Classificatio
     "fastai's top losses: the `k` validation digits with the largest loss, with prediction/actual/loss/probability."
     return _drawn(lambda: interp.plot_top_losses(k, figsize=size, cmap=cmap, **kwargs), size)
 
-# %% ../nbs/06_plots.ipynb #67dd97ae
+# %% ../nbs/06_plots.ipynb #80fcd123
 def save_plots(learn:Learner, # A trained `Learner` on digits
                out, # Folder to write the PNGs into
                n_batch:int=36, # Digits in batch.png
@@ -161,8 +161,9 @@ def save_plots(learn:Learner, # A trained `Learner` on digits
     draw = dict(batch=lambda: plot_batch(learn.dls, n_batch), curves=lambda: plot_curves(learn),
                 confusion=lambda: plot_confusion(_interp()), top_losses=lambda: top_losses_figure(_interp(), k))
     res = {}
-    for n in sorted(L(names), key=lambda n: n != 'curves'):  # the curves first: predicting clears the recorder
-        fig = draw[n]()
-        try: res[n] = save_figure(fig, out/f'{n}.png', dpi=dpi)
-        finally: plt.close(fig)
+    with learn.no_bar():  # the predictions behind the pictures need no progress bars
+        for n in sorted(L(names), key=lambda n: n != 'curves'):  # the curves first: predicting clears the recorder
+            fig = draw[n]()
+            try: res[n] = save_figure(fig, out/f'{n}.png', dpi=dpi)
+            finally: plt.close(fig)
     return {n: res[n] for n in L(names)}
