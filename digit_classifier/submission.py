@@ -27,9 +27,9 @@ def _is_image_model(model):
     if isinstance(model, torch.nn.Sequential) and len(model): return isinstance(model[0], ToImage)
     return getattr(model, 'flat', True) is False
 
-# %% ../nbs/03_submission.ipynb #033092d6
+# %% ../nbs/03_submission.ipynb #0d8f24db
 def inference_model(model:torch.nn.Module) -> torch.nn.Module:
-    "An eval-mode copy of `model` with BatchNorm folded into its convolutions, channels-last: the same outputs, faster."
+    "`model` in eval mode, as a copy with BatchNorm folded into its convolutions, channels-last, where torch.fx can trace it."
     from torch.fx.experimental.optimization import fuse
     model = model.eval()
     try: fused = fuse(model)
