@@ -11,9 +11,12 @@ import argparse, tempfile, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
-from digit_classifier.data import get_digits, read_digits, digits_dls, Digits
+from digit_classifier.data import get_digits
+from digit_classifier.digits import read_digits, Digits
+from digit_classifier.dataloaders import digits_dls
 from digit_classifier.scratch import simple_net, mnist_loss, batch_accuracy
-from digit_classifier.learner import arch_dls, digits_learner, recipe, DigitsLearner
+from digit_classifier.models import arch_dls, arch_recipe as recipe
+from digit_classifier.learner import digits_learner, DigitsLearner
 from digit_classifier.submission import predict_probs
 from fastai.data.load import DataLoader  # after digit_classifier, which quiets fastai's torch.jit warning
 from fastai.data.core import DataLoaders
@@ -143,7 +146,7 @@ def main():
         predict_probs(model, big[:1024])
         t0 = time.time(); predict_probs(model, big); report('28,000 test digits', 'predict, cnn (torch)', None, None, time.time()-t0, None, 'BatchNorm folded, bf16 where fast_bf16, bs 256')
         t0 = time.time(); predict_probs(model, big, bf16=False); report('28,000 test digits', 'predict, cnn (torch, float32)', None, None, time.time()-t0, None, 'BatchNorm folded, bs 256')
-        from digit_classifier.learner import save_model
+        from digit_classifier.modelfile import save_model
         from digit_classifier.deploy import export_onnx, OnnxModel
         tmp = Path(tempfile.mkdtemp())
         om = OnnxModel(export_onnx(save_model(cnn_learn, tmp/'model.pth'), tmp/'model.onnx'))

@@ -11,8 +11,9 @@ at random from row 6,000 on: nothing here overlaps the sample or the test digits
 import argparse, gzip, time
 from pathlib import Path
 import numpy as np, torch
-from digit_classifier.data import Digits
-from digit_classifier.learner import arch_dls, digits_learner, recipe
+from digit_classifier.digits import Digits
+from digit_classifier.models import arch_dls, arch_recipe as recipe
+from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
 from fastai.torch_core import set_seed  # after digit_classifier, which quiets fastai's torch.jit warning
 

@@ -10,8 +10,10 @@ candidates is made of such lines. Candidates differ in shape only; every one tra
 import argparse, json, time
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
-from digit_classifier.data import Digits, digit_tfms, digits_dls
-from digit_classifier.learner import ARCHS, ToImage, digits_cnn, digits_resnet, digits_learner
+from digit_classifier.digits import Digits
+from digit_classifier.dataloaders import digit_tfms, digits_dls
+from digit_classifier.models import ARCHS, ToImage, digits_cnn, digits_resnet
+from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
 from fastai.layers import ConvLayer, Flatten, ResBlock
 from fastai.torch_core import set_seed  # after digit_classifier, which quiets fastai's torch.jit warning
