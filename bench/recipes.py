@@ -15,6 +15,7 @@ from digit_classifier.digits import Digits
 from digit_classifier.models import arch_dls, arch_recipe as recipe
 from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
+from digit_classifier.precision import cpu_features, resolve_device, resolve_precision
 from fastai.torch_core import set_seed  # after digit_classifier, which quiets fastai's torch.jit warning
 
 def read_idx(fname):
@@ -43,7 +44,9 @@ def main():
     a = p.parse_args()
     xtr, ytr, xte, yte = load_mnist(a.mnist)
     test_px, test_y = torch.from_numpy(xte.copy()), torch.from_numpy(yte.astype(np.int64))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {a.arch} recipe, {a.epochs or recipe(a.arch)['epochs']} epochs\n")
+    f, yn = cpu_features(), lambda v: 'unknown' if v is None else 'yes' if v else 'no'
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPU: {f['model']}, AMX {yn(f['amx'])}, AVX-512 BF16 {yn(f['avx512_bf16'])}; "
+          f"{a.arch} recipe, {a.epochs or recipe(a.arch)['epochs']} epochs, precision {resolve_precision('auto', resolve_device()) if not recipe(a.arch)['flat'] else 'fp32'}\n")
     print("| arch | training digits | seed | train seconds | valid accuracy | test accuracy (10,000) |\n|---|---|---|---|---|---|")
     res = {}
     for n in a.n:

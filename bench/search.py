@@ -1,7 +1,7 @@
 """The search behind the default CNN: train one candidate on n MNIST training digits, score it on MNIST's 10,000 test digits.
 
     python bench/search.py --mnist DIR --model vgg32 --seed 0           # the chosen one: digits_cnn, wd 0.1
-    python bench/search.py --mnist DIR --model strided16 --bf16 0 --wd 0.01 --seed 0   # the earlier default
+    python bench/search.py --mnist DIR --model strided16 --precision fp32 --wd 0.01 --seed 0   # the earlier default
 
 DIR holds MNIST's four idx files (see bench/recipes.py). Each call prints one JSON line; the README's table of
 candidates is made of such lines. Candidates differ in shape only; every one trains with the `cnn` recipe
@@ -56,7 +56,7 @@ def main():
     p.add_argument('--mnist', required=True); p.add_argument('--model', default='vgg32', choices=MODELS)
     p.add_argument('--n', type=int, default=4000); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--epochs', type=int, default=20); p.add_argument('--wd', type=float, default=0.1)
-    p.add_argument('--bf16', type=int, default=None, help='1 or 0; default where fast_bf16')
+    p.add_argument('--precision', default='auto', choices=['auto', 'bf16', 'fp16', 'fp32'], help='auto: bf16 where fast_bf16, else fp32 on a CPU')
     p.add_argument('--elastic', type=float, default=0., help='elastic distortion: largest displacement, in grid units (the image spans -1..1); 0 = off')
     p.add_argument('--tta', action='store_true')
     a = p.parse_args()
@@ -69,11 +69,11 @@ def main():
     set_seed(a.seed, reproducible=True)
     t = time.time()
     dls = digits_dls(train, bs=128, valid_pct=ARCHS['cnn']['valid_pct'], flat=False, seed=a.seed, batch_tfms=tfms)
-    learn = digits_learner(dls, 'candidate', bf16=None if a.bf16 is None else bool(a.bf16))
+    learn = digits_learner(dls, 'candidate', precision=a.precision)
     with learn.no_bar(), learn.no_logging(): learn.fit_recipe(a.epochs)
     secs = time.time() - t
     probs = predict_probs(learn.model, torch.from_numpy(xte.copy()), tta=a.tta)
     acc = float((probs.argmax(1).numpy() == yte).mean())
-    print(json.dumps(dict(vars(a), mnist=None, train_seconds=round(secs, 1), valid=round(float(learn.recorder.values[-1][-1]), 4), test=round(acc, 4))))
+    print(json.dumps(dict(vars(a), mnist=None, precision=learn.precision, train_seconds=round(secs, 1), valid=round(float(learn.recorder.values[-1][-1]), 4), test=round(acc, 4))))
 
 if __name__ == '__main__': main()

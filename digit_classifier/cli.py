@@ -6,103 +6,190 @@ Docs: https://digit-classifier.github.io/digit-classifier/cli.html.md"""
 
 # %% ../nbs/14_cli.ipynb #ca39f89b
 from __future__ import annotations
-import argparse, os, sys
+import argparse, io, math, os, signal, sys, warnings
 from pathlib import Path
 import digit_classifier
-from .core import DigitsError
+from .core import DigitsError, Interrupted
 
 # %% auto #0
-__all__ = ['ARCH_NAMES', 'positive_int', 'positive_float', 'parser', 'main']
+__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'positive_float', 'fraction', 'seed_int', 'parser',
+           'main']
 
 # %% ../nbs/14_cli.ipynb #9460344a
+def _number(s, kind, what):
+    try: v = kind(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not {what}") from None
+    if isinstance(v, float) and not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a finite number, got {s}")
+    return v
+
 def positive_int(s):
     "An `argparse` type: an integer of at least 1."
-    try: v = int(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    v = _number(s, int, 'an integer')
     if v < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
     return v
 
 def positive_float(s):
-    "An `argparse` type: a number greater than 0."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    "An `argparse` type: a finite number greater than 0."
+    v = _number(s, float, 'a number')
     if not v > 0: raise argparse.ArgumentTypeError(f"must be greater than 0, got {v}")
     return v
 
+def fraction(s):
+    "An `argparse` type: a number strictly between 0 and 1."
+    v = _number(s, float, 'a number')
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {v}")
+    return v
+
+SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit
+
+def seed_int(s):
+    "An `argparse` type: a seed, an integer from 0 to 2**32-1."
+    v = _number(s, int, 'an integer')
+    if not 0 <= v <= SEED_MAX: raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_MAX}, got {v}")
+    return v
+
 ARCH_NAMES = ['cnn', 'resnet', 'simple_net', 'linear']  # the keys of `models.ARCHS`, known here without importing torch
+DEVICES,PRECISIONS = ['auto', 'cpu', 'cuda'],['auto', 'fp32', 'bf16', 'fp16']
 
 class _Parser(argparse.ArgumentParser):
     "argparse, but usage errors are one `error:` line and exit code 1."
     def error(self, message): raise DigitsError(message)
 
 # %% ../nbs/14_cli.ipynb #5126ed59
+_EXAMPLES = dict(
+run='''examples:
+  digit-classifier run                                 the default CNN on Kaggle's data (or the sample), into ./digits-out
+  digit-classifier run --data DIR --arch simple_net    train.csv/test.csv from DIR, the chapter-4 network
+  digit-classifier run --ensemble 5 --full             leaderboard mode: 5 seeds, each finally trained on every labelled row
+  digit-classifier run --device cuda --precision fp16  on a GPU without fast bfloat16 (a Kaggle T4 or P100)
+
+--out holds the previous outputs or the new ones, never a mix: a run writes into a hidden staging folder and
+installs the whole set at the end. In a Kaggle Notebook, without --data and --out, it reads the mounted
+competition data and writes /kaggle/working/submission.csv.''',
+download='''examples:
+  digit-classifier download                            Kaggle's data with credentials, else the embedded sample
+  digit-classifier download --source sample --dest DIR''',
+predict='''examples:
+  digit-classifier predict --model digits-out/model.pth --test test.csv --out submission.csv
+  digit-classifier predict --model a/model.pth --model b/model.onnx --test test.csv     an averaged ensemble''',
+export='''example:
+  digit-classifier export --model digits-out/model.pth --onnx digits-out/model.onnx''',
+demo='''example:
+  digit-classifier demo --model digits-out/model.pth    then open http://127.0.0.1:7860''',
+submit='''examples:
+  digit-classifier submit digits-out/submission.csv -m "cnn, 20 epochs"''')
+
+def _sub(sub, name, help, description):
+    return sub.add_parser(name, help=help, description=description, epilog=_EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def _compute_args(p, what):
+    p.add_argument('--device', default='auto', choices=DEVICES, help=f'where to {what}: auto is a CUDA GPU if there is one, else the CPU (default: auto)')
+    p.add_argument('--precision', default='auto', choices=PRECISIONS,
+                   help='arithmetic: auto is bf16 where the hardware does it fast, fp16 on other GPUs, fp32 elsewhere (default: auto)')
+
 def parser() -> argparse.ArgumentParser:
     "The `digit-classifier` argument parser."
-    p = _Parser(prog='digit-classifier', description="Kaggle Digit Recognizer, the fastai way.")
+    p = _Parser(prog='digit-classifier', description="Kaggle Digit Recognizer, the fastai way.",
+                epilog="Run 'digit-classifier COMMAND --help' for a command's options and examples.")
     p.add_argument('--version', action='version', version=f'digit-classifier {digit_classifier.__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND', parser_class=_Parser)
-    r = sub.add_parser('run', help='download (or use) data, train, write submission.csv, model and history')
-    r.add_argument('--data', help='folder with train.csv and test.csv (default: get_digits, Kaggle or the sample)')
+    r = _sub(sub, 'run', 'download (or use) data, train, write submission.csv, model and history',
+             'Train a model on train.csv and write a submission for test.csv, with the model, its history and pictures.')
+    r.add_argument('--data', help='folder with train.csv and test.csv (default: a Kaggle Notebook\'s input, else Kaggle\'s data with credentials, else the sample)')
     r.add_argument('--arch', default='cnn', choices=ARCH_NAMES, help='model architecture (default: cnn)')
     r.add_argument('--epochs', type=positive_int, help="epochs (default: the arch's recipe)")
     r.add_argument('--lr', type=positive_float, help="learning rate (default: the arch's recipe)")
     r.add_argument('--bs', type=positive_int, help="batch size (default: the arch's recipe)")
-    r.add_argument('--seed', type=int, default=42, help='random seed for the split, initialisation and augmentation')
-    r.add_argument('--valid-pct', type=positive_float, help="fraction held out for validation (default: the arch's recipe)")
+    r.add_argument('--seed', type=seed_int, default=42, help='random seed for the split, initialisation and augmentation, 0..2**32-1 (default: 42)')
+    r.add_argument('--valid-pct', type=fraction, help="fraction held out for validation, between 0 and 1 (default: the arch's recipe)")
     r.add_argument('--tta', action='store_true', help='test-time augmentation when predicting (image models)')
-    r.add_argument('--out', default='digits-out', help='output folder (default: ./digits-out)')
-    d = sub.add_parser('download', help='get the competition data, or write the embedded sample')
+    r.add_argument('--out', help='output folder (default: ./digits-out; /kaggle/working in a Kaggle Notebook)')
+    _compute_args(r, 'train')
+    r.add_argument('--ensemble', type=positive_int, default=1, metavar='N',
+                   help='train N models (seeds SEED..SEED+N-1) and average them; writes model-1.pth..model-N.pth (default: 1, model.pth)')
+    r.add_argument('--full', action='store_true', help='after a validation run, train the final model(s) on every labelled row')
+    d = _sub(sub, 'download', 'get the competition data, or write the embedded sample',
+             'Get the Kaggle competition data (needs credentials), or write the embedded 5,000-digit MNIST sample.')
     d.add_argument('--dest', help='destination folder (default: ~/.fastai/data/digit-recognizer[-sample])')
-    d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'])
-    pr = sub.add_parser('predict', help='write a submission from saved model(s)')
+    d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'], help='auto: Kaggle with credentials, else the sample (default: auto)')
+    pr = _sub(sub, 'predict', 'write a submission from saved model(s)',
+              'Write a checked submission for a test CSV from saved models (.pth or .onnx); several are averaged.')
     pr.add_argument('--model', action='append', required=True, dest='models', metavar='MODEL', help='model file (.pth or .onnx); repeat for an ensemble')
     pr.add_argument('--test', required=True, help='test CSV (Kaggle layout)')
     pr.add_argument('--out', default='submission.csv', help='submission to write (default: ./submission.csv)')
     pr.add_argument('--tta', action='store_true', help='test-time augmentation (image models)')
     pr.add_argument('--unsafe-pickle', action='store_true', help='allow loading a pickled fastai export.pkl (runs code from the file!)')
-    e = sub.add_parser('export', help='export a saved model to ONNX (needs the [onnx] extra)')
+    _compute_args(pr, 'predict')
+    e = _sub(sub, 'export', 'export a saved model to ONNX (needs the [onnx] extra)',
+             'Export a saved model to ONNX, with a .onnx.json description, for onnxruntime.')
     e.add_argument('--model', required=True, help='model file (.pth)')
     e.add_argument('--onnx', help='ONNX file to write (default: beside the model, .onnx)')
-    dm = sub.add_parser('demo', help='draw a digit and watch the model guess (needs the [demo] extra)')
+    dm = _sub(sub, 'demo', 'draw a digit and watch the model guess (needs the [demo] extra)',
+              'Serve a local gradio app: draw a digit and see the model\'s top-3 guesses.')
     dm.add_argument('--model', required=True, help='model file (.pth or .onnx)')
     dm.add_argument('--host', default='127.0.0.1', help='address to serve on (default: 127.0.0.1, this machine only)')
     dm.add_argument('--port', type=positive_int, help='port (default: 7860 or the next free one)')
-    s = sub.add_parser('submit', help='check a submission and upload it to Kaggle')
+    s = _sub(sub, 'submit', 'check a submission and upload it to Kaggle',
+             'Check a submission file (28,000 rows, ImageId,Label) and upload it to the Kaggle competition.')
     s.add_argument('file', help='submission CSV')
-    s.add_argument('-m', '--message', default='digit_classifier submission', help='submission description')
-    s.add_argument('--competition', default='digit-recognizer')
+    s.add_argument('-m', '--message', default='digit_classifier submission', help='submission description shown on Kaggle')
+    s.add_argument('--competition', default='digit-recognizer', help='competition slug (default: digit-recognizer)')
     return p
 
 # %% ../nbs/14_cli.ipynb #4db492d3
+def _dispatch(cmd, **a):
+    "Run command `cmd` with its parsed arguments `a`."
+    # Only now load torch: idle OpenMP threads sleep instead of spinning, which on a busy 2-core machine made a 4-epoch
+    # CNN run take 62 s instead of 16 s (and cost nothing measurable on an idle one). A user's own setting wins.
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    if cmd == 'run':
+        from digit_classifier.jobs import run_job
+        run_job(**a)
+    elif cmd == 'download':
+        from digit_classifier.data import get_digits
+        print(get_digits(a['dest'], source=a['source']))
+    elif cmd == 'predict':
+        from digit_classifier.jobs import predict_job
+        predict_job(**a)
+    elif cmd == 'export':
+        from digit_classifier.deploy import export_onnx
+        print(export_onnx(a['model'], a['onnx']))
+    elif cmd == 'demo':
+        from digit_classifier.deploy import launch_demo
+        launch_demo(a['model'], host=a['host'], port=a['port'])
+    elif cmd == 'submit':
+        from digit_classifier.submission import submit
+        print(submit(a['file'], a['message'], competition=a['competition']))
+
+def _handle(sig, handler):
+    "Set the handler of `sig`, returning the old one; None where this thread may not (only the main thread may)."
+    try: return signal.signal(sig, handler)
+    except ValueError: return None
+
 def main(argv=None):
     "Entry point of the `digit-classifier` command."
+    term = []
+    def on_term(sig, frame): term.append(sig); raise KeyboardInterrupt()
+    old,code = _handle(signal.SIGTERM, on_term),0
     try:
-        a = vars(parser().parse_args(argv))
-        cmd = a.pop('cmd')
-        # Only now load torch: idle OpenMP threads sleep instead of spinning, which on a busy 2-core machine made a 4-epoch
-        # CNN run take 62 s instead of 16 s (and cost nothing measurable on an idle one). A user's own setting wins.
-        os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-        if cmd == 'run':
-            from digit_classifier.jobs import run_job
-            run_job(**a)
-        elif cmd == 'download':
-            from digit_classifier.data import get_digits
-            print(get_digits(a['dest'], source=a['source']))
-        elif cmd == 'predict':
-            from digit_classifier.jobs import predict_job
-            predict_job(**a)
-        elif cmd == 'export':
-            from digit_classifier.deploy import export_onnx
-            print(export_onnx(a['model'], a['onnx']))
-        elif cmd == 'demo':
-            from digit_classifier.deploy import launch_demo
-            launch_demo(a['model'], host=a['host'], port=a['port'])
-        elif cmd == 'submit':
-            from digit_classifier.submission import submit
-            print(submit(a['file'], a['message'], competition=a['competition']))
-    except DigitsError as e:
-        print(f"error: {e}", file=sys.stderr); sys.exit(1)
-    except KeyboardInterrupt:
-        print("error: interrupted; earlier outputs are left as they were", file=sys.stderr); sys.exit(130)
-    except OSError as e:
-        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr); sys.exit(1)
+        try:
+            with warnings.catch_warnings(record=True) as ws:
+                _dispatch(**vars(parser().parse_args(argv)))
+            for m in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in ws): print(f"warning: {m}", file=sys.stderr)
+        except DigitsError as e: code,msg = 1,str(e)
+        except KeyboardInterrupt as e: code,msg = 143 if term else 130,str(e) if isinstance(e, Interrupted) else 'interrupted'
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): say so on stderr, write nothing more to stdout
+            code,msg = 1,'standard output was closed (broken pipe)'
+            try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError, io.UnsupportedOperation): pass
+        except OSError as e: code,msg = 1,(f"{e.filename}: " if e.filename else '') + f"{e.strerror or e}"
+        if code: print(f"error: {msg}", file=sys.stderr)
+    finally:
+        if old is not None: _handle(signal.SIGTERM, old)
+        if argv is None:  # the console script: an interrupt during interpreter shutdown ends it quietly
+            for s in (sys.stdout, sys.stderr):
+                try: s.flush()
+                except (OSError, ValueError): pass  # a closed pipe
+            for s in (signal.SIGINT, signal.SIGTERM): _handle(s, lambda *_: os._exit(code))
+    if code: sys.exit(code)

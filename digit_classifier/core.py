@@ -6,13 +6,14 @@ Docs: https://digit-classifier.github.io/digit-classifier/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b0b9089b
 from __future__ import annotations
-import hashlib, json, os, tempfile, warnings
+import errno, hashlib, json, os, shutil, signal, tempfile, threading, warnings
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_write', 'quiet_import',
-           'file_sha256', 'sidecar', 'read_sidecar']
+__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_write', 'Interrupted',
+           'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar', 'read_sidecar']
 
 # %% ../nbs/00_core.ipynb #c884350b
 N_PIX, IMG = 784, 28
@@ -38,6 +39,160 @@ def atomic_write(fname):
         os.replace(tmp, fname)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
+
+# %% ../nbs/00_core.ipynb #4f176e7c
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C or SIGTERM, with a message that says what the output folder holds now."
+
+@contextmanager
+def deferred_signals(sigs=(signal.SIGINT, signal.SIGTERM)):
+    "Hold `sigs` until the block ends, then deliver them: a short critical block is never cut in half."
+    if threading.current_thread() is not threading.main_thread(): yield; return  # only the main thread may set handlers
+    got = []
+    old = {s: signal.signal(s, lambda s,f: got.append(s)) for s in sigs}
+    try: yield
+    finally:
+        for s,h in old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
+        for s in dict.fromkeys(got): signal.raise_signal(s)  # the usual handler runs now, e.g. KeyboardInterrupt
+
+# %% ../nbs/00_core.ipynb #57378d0e
+try: import fcntl
+except ImportError: fcntl = None  # not on Windows: output folders are then not locked
+
+_STAGE,_COMMIT = '.staging-','.commit-'
+
+def _pid(d):
+    try: return int(d.name.rsplit('-', 1)[1])
+    except (IndexError, ValueError): return None
+
+def _fsync(p):
+    "Flush file or folder `p` to disk, where the filesystem allows it (a power cut then cannot reorder the commit)."
+    try:
+        fd = os.open(p, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass
+
+def _free(d) -> int:
+    "Bytes free on the filesystem of folder `d` (a large number where it cannot tell)."
+    try: return shutil.disk_usage(d).free
+    except OSError: return 1<<62
+
+def _install(d, out):
+    "Move the files of committed set `d` into `out`, remove the earlier outputs it lists, delete `d`; safe to repeat."
+    gone = (d/'.replaces').read_text().split('\n') if (d/'.replaces').exists() else []
+    for f in sorted(d.iterdir()):
+        if not f.name.startswith('.'): os.replace(f, out/f.name)
+    for name in filter(None, gone): (out/name).unlink(missing_ok=True)
+    shutil.rmtree(d)
+
+# %% ../nbs/00_core.ipynb #37016581
+class OutputSet:
+    "Replace files in folder `out` as one set, all or nothing: stage them in a hidden folder, then commit and install."
+    def __init__(self, out, # The output folder; created if missing
+                 replaces=(), # Globs of earlier outputs: matching files that the new set lacks go with the commit
+                 inputs=(), # Files the job reads: an output that would replace or remove one of them is refused
+                ):
+        self.out,self.replaces,self.inputs = Path(out),tuple(replaces),[Path(i) for i in inputs]
+        self.stage,self.names,self.gone,self.notes,self._fd = None,[],[],[],None
+        self.committed = self.installed = False
+
+    def __truediv__(self, name): return self.stage/name  # where to write output `name`, inside the block
+
+    @property
+    def holds(self) -> str:
+        "What the folder holds now, in words."
+        if not self.committed: return 'the previous outputs, unchanged'
+        return 'the new outputs, complete' if self.installed else 'the new outputs, partly installed (the next run into it completes them)'
+
+    def check(self, names):
+        "Refuse outputs `names` (file names or globs in `out`) that would replace or remove one of the inputs."
+        out = self.out.resolve()
+        for i in self.inputs:
+            i = i.resolve()  # an input that is a link into `out` counts where it points
+            if i.parent == out and any(fnmatch(i.name, n) for n in names):
+                raise DigitsError(f"{self.out/i.name}: is an input of this run; writing the outputs here would overwrite it")
+
+# %% ../nbs/00_core.ipynb #15f900c2
+@patch
+def _lock(self:OutputSet):
+    if fcntl is None: return
+    self._fd = os.open(self.out, os.O_RDONLY)
+    try: fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        self._unlock()
+        pids = [p for g in (_STAGE, _COMMIT) for d in self.out.glob(g + '*') if (p := _pid(d))]
+        raise DigitsError(f"{self.out}: another run{f' (pid {pids[0]})' if pids else ''} is writing here") from None
+    except OSError: pass  # a filesystem without flock (some network mounts): go on unlocked
+
+@patch
+def _unlock(self:OutputSet):
+    if self._fd is not None: os.close(self._fd); self._fd = None  # closing the folder releases the lock
+
+@patch
+def _recover(self:OutputSet):
+    "Finish the install of a committed set a killed run left, and remove the staging folders of killed runs."
+    for d in sorted(self.out.glob(_COMMIT + '*')):
+        _install(d, self.out)
+        self.notes.append(f"{self.out}: completed the outputs of an interrupted run (pid {_pid(d)})")
+    for d in sorted(self.out.glob(_STAGE + '*')):
+        shutil.rmtree(d)
+        self.notes.append(f"{self.out}: removed the unfinished outputs of an interrupted run (pid {_pid(d)})")
+
+@patch
+def __enter__(self:OutputSet):
+    try: self.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise DigitsError(f"{self.out}: cannot create output folder ({e.strerror})") from None
+    self._lock()
+    try:
+        self.check(self.replaces)  # before any work: a refused output should not cost a training run
+        with deferred_signals(): self._recover()
+        self.stage = self.out/f'{_STAGE}{os.getpid()}'
+        self.stage.mkdir()
+    except BaseException as e:
+        self._unlock()
+        if isinstance(e, OSError): raise DigitsError(f"{self.out}: cannot write in output folder ({e.strerror})") from None
+        raise
+    return self
+
+# %% ../nbs/00_core.ipynb #955a1c9a
+@patch
+def commit(self:OutputSet):
+    "Install the staged files as the folder's new set: one rename decides, and a killed install is finished later."
+    out,stage = self.out,self.stage
+    names = sorted(f.name for f in stage.iterdir() if not f.name.startswith('.'))  # dot files: temp files of writers
+    gone = sorted({f.name for g in self.replaces for f in out.glob(g) if f.is_file()} - set(names))
+    self.check(names + gone)
+    (stage/'.replaces').write_text('\n'.join(gone))
+    for f in [*(stage/n for n in names), stage/'.replaces', stage]: _fsync(f)
+    done = out/f'{_COMMIT}{os.getpid()}'
+    with deferred_signals():
+        os.replace(stage, done)  # the commit: before it `out` holds the previous set, after it the new one
+        self.committed,self.names,self.gone = True,names,gone
+        _fsync(out)
+        _install(done, out)
+        self.installed = True
+        _fsync(out)
+
+@patch
+def __exit__(self:OutputSet, typ, exc, tb):
+    own = None  # an exception of the commit itself
+    if exc is None:
+        try: self.commit()
+        except BaseException as e: own = exc = e
+    # Some writers (torch.save) report a full disk as a RuntimeError: ask the filesystem, before the staging folder goes
+    full = isinstance(exc, Exception) and not isinstance(exc, (DigitsError, OSError)) and _free(self.out) < 1<<20
+    try:
+        if not self.committed: shutil.rmtree(self.stage, ignore_errors=True)
+        elif not self.installed:  # the install was cut short by an error: try once more now
+            try: _install(self.out/f'{_COMMIT}{os.getpid()}', self.out); self.installed = True
+            except OSError: pass
+    finally: self._unlock()
+    if isinstance(exc, KeyboardInterrupt): raise Interrupted(f"interrupted: {self.out} holds {self.holds}") from None
+    if full or isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or own is not None):
+        why = 'No space left on device' if full else exc.strerror or exc
+        raise DigitsError(f"{self.out}: cannot write the outputs ({why}); it holds {self.holds}") from None
+    if own is not None: raise own
 
 # %% ../nbs/00_core.ipynb #3ab357d9
 @contextmanager

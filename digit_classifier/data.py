@@ -6,6 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #5d38f352
 from __future__ import annotations
+import os
 import numpy as np, pandas as pd
 from fastcore.all import *
 from .core import *
@@ -13,7 +14,8 @@ from .digits import *
 from .kaggle_api import has_kaggle_credentials, download_competition
 
 # %% auto #0
-__all__ = ['mnist_5k', 'write_sample', 'data_path', 'get_digits']
+__all__ = ['mnist_5k', 'write_sample', 'in_kaggle_notebook', 'find_kaggle_input', 'kaggle_working', 'kaggle_paths', 'data_path',
+           'get_digits']
 
 # %% ../nbs/03_data.ipynb #c9af6fcb
 def mnist_5k():
@@ -46,6 +48,68 @@ def write_sample(dest, # Folder to write the sample into
     _write_frame(pd.DataFrame({'ImageId': ids, 'Label': y[test_idx]}), dest/'solution.csv')
     return dest
 
+# %% ../nbs/03_data.ipynb #41e12b8d
+def in_kaggle_notebook() -> bool:
+    "Whether this runs in a Kaggle Notebook, which sets `KAGGLE_KERNEL_RUN_TYPE` ('Interactive' or 'Batch')."
+    return bool(os.environ.get('KAGGLE_KERNEL_RUN_TYPE'))
+
+# %% ../nbs/03_data.ipynb #c551ee51
+def _is(e, folder):
+    try: return e.is_dir() if folder else e.is_file()
+    except OSError: return False
+
+def _csv_pairs(top, depth):
+    "Folders at most `depth` levels below `top` holding both train.csv and test.csv, one per real folder (links collapse)."
+    found,todo = {},[(Path(top), 0)]
+    while todo:
+        d,lvl = todo.pop()
+        try: entries = list(os.scandir(d))
+        except OSError: continue
+        if {'train.csv', 'test.csv'} <= {e.name for e in entries if _is(e, False)}:
+            real = os.path.realpath(d)
+            if real not in found or len(str(d)) < len(str(found[real])): found[real] = d  # the shortest name for a linked folder
+        if lvl < depth: todo += [(Path(e.path), lvl+1) for e in entries if _is(e, True)]
+    return sorted(found.values())
+
+def _pixel_header(folder) -> bool:
+    "Whether train.csv and test.csv in `folder` start with the competition's pixel columns."
+    def ok(f):
+        try:
+            with open(f, 'rb') as fh: return b'pixel0' in fh.readline(1<<16)
+        except OSError: return False
+    return ok(folder/'train.csv') and ok(folder/'test.csv')
+
+def find_kaggle_input(inp, # A Kaggle Notebook's input folder, /kaggle/input
+                      depth:int=5, # How many folder levels below `inp` to look
+                     ) -> Path:
+    "The folder under `inp` with the Digit Recognizer's train.csv and test.csv: one named digit-recognizer, else the only one with its columns."
+    inp = Path(inp)
+    pairs = _csv_pairs(inp, depth)
+    named = [p for p in pairs if p.name == 'digit-recognizer']
+    found = named or [p for p in pairs if _pixel_header(p)]
+    if len(found) == 1: return found[0]
+    names = lambda ps: ', '.join(str(p.relative_to(inp)) for p in ps)
+    if found: raise DigitsError(f"Kaggle Notebook: several folders under {inp} hold the digits' train.csv and test.csv "
+                                f"({names(found)}): choose one with --data DIR, or get_digits(DIR)")
+    other = f" (train.csv and test.csv in {names(pairs)} have no pixel columns)" if pairs else ''
+    raise DigitsError(f'Kaggle Notebook: no Digit Recognizer data under {inp}{other}: add the competition data with '
+                      f'"Add Input" (search for Digit Recognizer), or give its folder with --data DIR')
+
+# %% ../nbs/03_data.ipynb #cae2b386
+def _kaggle_root(root=None) -> Path: return Path(root or os.environ.get('DIGIT_CLASSIFIER_KAGGLE_ROOT') or '/')
+
+def kaggle_working(root=None, # Folder standing for `/`; default $DIGIT_CLASSIFIER_KAGGLE_ROOT, else '/'
+                  ) -> Path|None:
+    "In a Kaggle Notebook, the folder Kaggle collects outputs from (kaggle/working); None elsewhere."
+    return _kaggle_root(root)/'kaggle'/'working' if in_kaggle_notebook() else None
+
+def kaggle_paths(root=None, # Folder standing for `/`; default $DIGIT_CLASSIFIER_KAGGLE_ROOT, else '/'
+                ) -> tuple|None:
+    "In a Kaggle Notebook: (data folder under kaggle/input, kaggle/working, one line saying so); None elsewhere."
+    if not in_kaggle_notebook(): return None
+    data,out = find_kaggle_input(_kaggle_root(root)/'kaggle'/'input'),kaggle_working(root)
+    return data, out, f"Kaggle Notebook: using {data}, writing {out/'submission.csv'}"
+
 # %% ../nbs/03_data.ipynb #3aba7bc4
 def data_path(name): 
     "Default folder for dataset `name`, beside fastai's own datasets (~/.fastai/data)."
@@ -53,16 +117,22 @@ def data_path(name):
     return fastai_path('data')/name
 
 # %% ../nbs/03_data.ipynb #93362229
+def _holds_data(path): return path is not None and (Path(path)/'train.csv').is_file() and (Path(path)/'test.csv').is_file()
+
 def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-recognizer[-sample]
                source:str='auto', # 'auto', 'kaggle' or 'sample'
               ) -> Path:
     "Return a folder holding `train.csv` and `test.csv` in the Kaggle layout."
     if source not in ('auto','kaggle','sample'): raise DigitsError(f"unknown source {source!r}: use auto, kaggle or sample")
+    if _holds_data(path): return Path(path)
     if source == 'auto':
+        if kp := kaggle_paths():  # the mounted data, read where it is: nothing is written under kaggle/input
+            print(f"data: Kaggle Notebook, using the competition data in {kp[0]}")
+            return kp[0]
         source = 'kaggle' if has_kaggle_credentials() else 'sample'
         print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'}")
     path = Path(path) if path else data_path('digit-recognizer' if source=='kaggle' else 'digit-recognizer-sample')
-    if (path/'train.csv').exists() and (path/'test.csv').exists(): return path
+    if _holds_data(path): return path
     if source == 'sample': return write_sample(path)
     path.mkdir(parents=True, exist_ok=True)
     return download_competition(path)

@@ -6,6 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/dataloaders.html.md"""
 
 # %% ../nbs/04_dataloaders.ipynb #c6d55602
 from __future__ import annotations
+import warnings
 import numpy as np, pandas as pd, torch
 from fastcore.all import *
 from .core import *
@@ -100,6 +101,26 @@ class DigitsDataLoaders(DataLoaders):
         return self.valid.new(ds, shuffle=False, drop_last=False, **kwargs)
 
 # %% ../nbs/04_dataloaders.ipynb #6871eb00
+def _digit_list(ds): return f"digit{'s'*(len(ds) > 1)} {', '.join(map(str, ds))}"
+
+def _check_labels(d:Digits, name) -> set:
+    "Refuse labels a classifier cannot learn from; return the digits present."
+    if d.labels is None: raise DigitsError(f"{name}: no labels; digits_dls needs labelled digits")
+    if not len(d): raise DigitsError(f"{name}: no digits")
+    y = d.labels
+    if ((y < 0) | (y > 9)).any(): raise DigitsError(f"{name}: label {int(y[(y < 0) | (y > 9)][0])} is not a digit 0..9")
+    present = set(y.unique().tolist())
+    if len(present) == 1: raise DigitsError(f"{name}: every label is {present.pop()}; a classifier needs at least two digits")
+    return present
+
+def _warn_unseen(name, present:set, trained:set):
+    "Warn about the digits that training never sees."
+    it = lambda ds: 'them' if len(ds) > 1 else 'it'
+    if missing := sorted(set(VOCAB) - present):
+        warnings.warn(f"{name} has no examples of {_digit_list(missing)}: the model can never predict {it(missing)}", stacklevel=3)
+    if held := sorted(present - trained):
+        warnings.warn(f"{name}: every example of {_digit_list(held)} fell in the validation split: the model can never predict {it(held)}", stacklevel=3)
+
 def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
                valid_pct:float=10/42, # Fraction held out for validation
                bs:int=256, # Batch size
@@ -114,13 +135,14 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
     d = as_digits(data, labelled=True)
     if not 0 < valid_pct < 1: raise DigitsError(f"valid_pct must be between 0 and 1, got {valid_pct}")
     if bs < 1: raise DigitsError(f"batch size must be at least 1, got {bs}")
-    n_valid = round(len(d)*valid_pct)
-    if n_valid < 1 or len(d)-n_valid < 1: raise DigitsError(f"{d.fname}: {len(d)} rows are too few to split for validation")
+    name = d.fname or 'the training digits'
+    present = _check_labels(d, name)  # two digits at least, so two rows at least
+    n_valid = min(max(round(len(d)*valid_pct), 1), len(d)-1)  # at least one digit on each side
     trn,val = torch.utils.data.random_split(range(len(d)), [len(d)-n_valid, n_valid], generator=torch.Generator().manual_seed(seed))
+    trn,val = torch.tensor(trn.indices),torch.tensor(val.indices)
+    _warn_unseen(name, present, set(d.labels[trn].unique().tolist()))
     device = default_device() if device is None else torch.device(device)
-    def ds(idxs, split_idx):
-        idxs = torch.tensor(list(idxs.indices))
-        return DigitsDataset(d.pixels[idxs], d.labels[idxs], flat=flat, split_idx=split_idx).to(device)
+    def ds(idxs, split_idx): return DigitsDataset(d.pixels[idxs], d.labels[idxs], flat=flat, split_idx=split_idx).to(device)
     tfms = [IntToFloatTensor()] + L(batch_tfms)
     train = DigitsDL(ds(trn, 0), bs=bs, shuffle=True, drop_last=len(trn) > bs, after_batch=tfms, device=device)
     valid = DigitsDL(ds(val, 1), bs=val_bs, after_batch=[IntToFloatTensor()], device=device)

@@ -10,12 +10,13 @@ import importlib, json, os, warnings
 import numpy as np, torch
 from fastcore.all import *
 from .core import *
+from .digits import as_digits
 from .modelfile import load_model
 from .submission import predict_probs
 
 # %% auto #0
-__all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'load_predictor', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch',
-           'predict_sketch', 'demo_app', 'launch_demo']
+__all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch', 'predict_sketch',
+           'Predictor', 'load_predictor', 'demo_app', 'launch_demo']
 
 # %% ../nbs/12_deploy.ipynb #b61e8339
 EXTRAS = {'onnx': 'onnx', 'onnxruntime': 'onnx', 'gradio': 'demo', 'gradio_client': 'demo'}
@@ -69,6 +70,7 @@ def _session(fname, threads:int=None):
     "An onnxruntime CPU `InferenceSession` for `fname`."
     ort = _need('onnxruntime')
     so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # fold BatchNorm, fuse Conv+ReLU, blocked layouts
     so.intra_op_num_threads,so.inter_op_num_threads = threads or torch.get_num_threads(),1
     so.log_severity_level = 3  # errors only
     so.add_session_config_entry('session.intra_op.allow_spinning', '0')  # idle threads sleep instead of spinning
@@ -104,17 +106,6 @@ class OnnxModel:
 
     def __repr__(self): return f"OnnxModel({self.fname.name}: {self.meta.get('arch')}, {len(self.vocab)} classes)"
 
-# %% ../nbs/12_deploy.ipynb #2f9539ac
-def load_predictor(fname, # A .pth from `save_model` or a .onnx from `export_onnx`
-                   **kwargs, # Passed to `load_model` (e.g. `unsafe_pickle`)
-                  ) -> tuple:
-    "`(model, meta)` for a torch model file, or `(OnnxModel, meta)` for an ONNX one."
-    fname = Path(fname)
-    if fname.suffix == '.onnx':
-        om = OnnxModel(fname)
-        return om, om.meta
-    return load_model(fname, **kwargs)
-
 # %% ../nbs/12_deploy.ipynb #1ed5f5d1
 def _grey(a):
     "Grey level (h,w) of an image array (h,w) or (h,w,c), as float32."
@@ -126,7 +117,7 @@ def _grey(a):
 def _image_ink(a):
     "Ink (h,w) in 0..255 of a whole image: dark on light paper, or light on dark like MNIST."
     a = np.asarray(a)
-    if a.ndim == 3 and a.shape[-1] in (2, 4):  # with alpha: transparent is paper, opaque dark is ink
+    if a.ndim == 3 and a.shape[-1] in (2, 4) and (a[..., -1] < 255).any():  # with alpha: transparent is paper, opaque dark is ink
         return a[..., -1].astype(np.float32) * (255 - _grey(a)) / 255
     g = _grey(a)
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
@@ -138,10 +129,16 @@ def _layer_ink(a):
     return a[..., -1].astype(np.float32) if a.ndim == 3 and a.shape[-1] in (2, 4) else _image_ink(a)
 
 def _as_array(img):
+    "An image file, PIL image or array as an array (a palette image as RGB or RGBA, not palette indices)."
+    from PIL import Image
     if img is None: return None
     if isinstance(img, (str, Path)):
-        from PIL import Image
-        return np.asarray(Image.open(img))
+        try:
+            with Image.open(img) as im: img = im.copy()
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise DigitsError(f"{img}: not a readable image ({type(e).__name__})") from None
+    if isinstance(img, Image.Image) and img.mode not in ('L', 'LA', 'RGB', 'RGBA'):
+        img = img.convert('RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB' if img.mode == 'P' else 'L')
     return np.asarray(img)
 
 def sketch_ink(img, threshold:float=10) -> np.ndarray|None:
@@ -214,6 +211,53 @@ def predict_sketch(model, # A torch model from `load_model` or an `OnnxModel`
     top = probs.topk(min(k, len(probs)))
     return {str(vocab[i]): float(p) for p,i in zip(top.values, top.indices)}
 
+# %% ../nbs/12_deploy.ipynb #dab685d6
+def _one_digit(x) -> torch.Tensor:
+    "uint8 pixels (784,) of one digit: 28x28 forms through `as_digits`, larger pictures and drawings through `preprocess_sketch`."
+    from PIL import Image
+    if isinstance(x, dict): return preprocess_sketch(x)
+    if isinstance(x, (str, Path)) and Path(x).suffix.lower() not in ('.csv', '.gz', '.zip'): x = Image.fromarray(_as_array(x))
+    if isinstance(x, Image.Image): big = x.size != (IMG, IMG)
+    else:
+        x = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+        big = x.ndim in (2, 3) and x.shape[-1] != N_PIX and tuple(x.shape[-2:]) != (IMG, IMG)  # an (h,w) or (h,w,c) picture
+    if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
+    d = as_digits(x)
+    if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use predict_probs for several")
+    return d.pixels[0]
+
+class Predictor:
+    "A saved model with fastai's habits: `predict` for one digit in any form, `predict_probs` for many."
+    def __init__(self, model, meta:dict, fname=None):
+        self.model,self.meta,self.fname = model,meta,fname
+        self.vocab = list(meta.get('vocab', range(10)))
+
+    def predict_probs(self, pixels, # Digits in any form `as_digits` reads: uint8 pixels (n,784), a CSV path, ...
+                      tta:bool=False, # Average over 1-pixel shifts too (image models)
+                      **kwargs, # Passed to `predict_probs`: `bs`, `precision`, `device`
+                     ) -> torch.Tensor:
+        "Softmax probabilities (n,10)."
+        return predict_probs(self.model, as_digits(pixels).pixels, tta=tta, **kwargs)
+
+    def predict(self, x, # One digit: a PIL image, an image file, a 28x28 array or tensor, 784 pixels, or a Sketchpad drawing
+               ) -> tuple:
+        "`(label, probs)` for one digit."
+        probs = predict_probs(self.model, _one_digit(x)[None])[0]
+        return self.vocab[int(probs.argmax())], probs
+
+    def __repr__(self): return f"Predictor({Path(self.fname).name if self.fname else self.meta.get('arch')}: {type(self.model).__name__})"
+
+def load_predictor(fname, # A .pth from `save_model` or a .onnx from `export_onnx`
+                   unsafe_pickle:bool=False, # Allow a pickled fastai `export.pkl` (can run arbitrary code!), as `load_model`
+                   threads:int=None, # onnxruntime's threads for a .onnx; default `torch.get_num_threads()`
+                  ) -> Predictor:
+    "A `Predictor` for a torch (.pth) or ONNX (.onnx) model file."
+    fname = Path(fname)
+    if fname.suffix == '.onnx':
+        om = OnnxModel(fname, threads)
+        return Predictor(om, om.meta, fname)
+    return Predictor(*load_model(fname, unsafe_pickle=unsafe_pickle), fname)
+
 # %% ../nbs/12_deploy.ipynb #b8e1e222
 def demo_app(model_file, # A .pth from `save_model` or a .onnx from `export_onnx`
              canvas:int=280, # Canvas size in pixels (square)
@@ -221,13 +265,12 @@ def demo_app(model_file, # A .pth from `save_model` or a .onnx from `export_onnx
             ):
     "A gradio app: draw a digit in a Sketchpad, see the model's top-3 labels."
     gr = _need('gradio')
-    model,meta = load_predictor(model_file)
-    vocab = list(meta.get('vocab', range(10)))
-    def classify(img): return predict_sketch(model, img, vocab, k=3)
+    pred = load_predictor(model_file)
+    def classify(img): return predict_sketch(pred.model, img, pred.vocab, k=3)
     pad = gr.Sketchpad(label='Draw a digit', image_mode='RGBA', type='numpy', canvas_size=(canvas, canvas),
                        brush=gr.Brush(default_size=brush, colors=['#000000'], color_mode='fixed'), layers=False)
     return gr.Interface(classify, pad, gr.Label(num_top_classes=3, label='Prediction'), title='digit_classifier',
-                        description=f"Draw a digit. Model: {Path(model_file).name} ({meta.get('arch', 'unknown')})",
+                        description=f"Draw a digit. Model: {Path(model_file).name} ({pred.meta.get('arch', 'unknown')})",
                         flagging_mode='never', analytics_enabled=False, api_name='predict')
 
 def launch_demo(model_file, # A .pth from `save_model` or a .onnx from `export_onnx`

@@ -6,13 +6,15 @@ Docs: https://digit-classifier.github.io/digit-classifier/digits.html.md"""
 
 # %% ../nbs/01_digits.ipynb #b5b0fadb
 from __future__ import annotations
-import gzip, os, re, zipfile
+import csv, gzip, io, itertools, numbers, os, re, zipfile, zlib
+from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
+from PIL import Image
 from fastcore.all import *
 from .core import *
 
 # %% auto #0
-__all__ = ['Digits', 'read_digits', 'as_digits']
+__all__ = ['Digits', 'cache_dir', 'read_digits', 'as_digits']
 
 # %% ../nbs/01_digits.ipynb #2e652cdb
 class _Rows:
@@ -35,135 +37,292 @@ class Digits:
     @property
     def iloc(self): return _Rows(self)
     def __repr__(self):
-        return f"Digits({len(self)} rows, {'labelled' if self.labels is not None else 'unlabelled'}, from {self.fname})"
+        return f"Digits({len(self)} row{'s'*(len(self) != 1)}, {'labelled' if self.labels is not None else 'unlabelled'}, from {self.fname})"
 
 # %% ../nbs/01_digits.ipynb #600e02e3
-def _compression(fname):
-    with open(fname, 'rb') as f: magic = f.read(4)
-    return 'gzip' if magic[:2] == b'\x1f\x8b' else 'zip' if magic == b'PK\x03\x04' else None
+def _cut(s:str, n:int=40) -> str: return s if len(s) <= n else s[:n] + '...'
+def _q(v) -> str: return _cut(repr(v))  # a quoted value, short whatever the file holds
 
-def _header(fname, comp):
-    "Raw column names of `fname` (pandas would silently rename duplicates)."
-    try: hdr = pd.read_csv(fname, header=None, nrows=1, dtype=str, compression=comp, encoding='utf-8-sig')
-    except pd.errors.EmptyDataError: raise DigitsError(f"{fname}: file is empty") from None
-    except (UnicodeDecodeError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, OSError, pd.errors.ParserError) as e:
-        raise DigitsError(f"{fname}: not a readable CSV ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    return [str(o).strip() for o in hdr.iloc[0]]
+_ZIP_MAGIC = (b'PK\x03\x04', b'PK\x05\x06')  # a zip with members, an empty zip
+
+def _zip_member(fname, z:zipfile.ZipFile) -> str:
+    "Name of the one CSV in the zip archive `z`."
+    files = [i.filename for i in z.infolist() if not i.is_dir() and not i.filename.startswith('__MACOSX/')]  # macOS's extra copies
+    csvs = [o for o in files if o.lower().endswith('.csv')]
+    if len(csvs) == 1: return csvs[0]
+    if not files: raise DigitsError(f"{fname}: zip archive is empty; expected exactly one CSV")
+    shown = ', '.join(_cut(o) for o in files[:3]) + (', ...' if len(files) > 3 else '')
+    raise DigitsError(f"{fname}: zip archive holds {len(files)} file{'s'*(len(files) > 1)} ({shown}); expected exactly one CSV")
+
+@contextmanager
+def _open(fname):
+    "The CSV text of `fname` as a binary stream: the file itself, gunzipped, or the one CSV inside a zip."
+    with open(fname, 'rb') as f: magic = f.read(4)
+    if magic[:2] == b'\x1f\x8b':
+        with gzip.open(fname) as f: yield f
+    elif magic in _ZIP_MAGIC:
+        with zipfile.ZipFile(fname) as z, z.open(_zip_member(fname, z)) as f: yield f
+    else:
+        with open(fname, 'rb') as f: yield f
+
+def _header(f, fname) -> list:
+    "Column names from the first line of the stream `f` (pandas would silently rename duplicates)."
+    line = f.readline(1 << 20)  # a Kaggle header is 7 kB: never read a huge file as one line
+    if not line: raise DigitsError(f"{fname}: file is empty")
+    try: text = line.decode('utf-8-sig').rstrip('\r\n')
+    except UnicodeDecodeError: raise DigitsError(f"{fname}: not a text CSV (line 1 is not UTF-8 text)") from None
+    if '\r' in text: raise DigitsError(f"{fname}: lines end in a bare carriage return (old Mac format); save it with \\n or \\r\\n line endings")
+    if not line.endswith(b'\n') and len(line) == 1 << 20: raise DigitsError(f"{fname}: line 1 is longer than 1 MB; not a digits CSV")
+    if not text.strip(): raise DigitsError(f"{fname}: line 1 is blank; expected the header (label,pixel0,...,pixel783)")
+    return [o.strip() for o in next(csv.reader([text]))]
 
 # %% ../nbs/01_digits.ipynb #22b1ead2
+_SEPS = {'\t': 'tabs', ';': 'semicolons', '|': 'pipes', ' ': 'spaces'}
+
+def _separator(text:str) -> str|None:
+    "The separator that `text`, read as one CSV value, seems to use instead of commas."
+    n,s = max((text.count(s), s) for s in _SEPS)
+    return _SEPS[s] if n >= (9 if s == ' ' else 1) else None  # a few spaces are just words
+
 def _check_header(names, fname, labelled):
     "Check column names; return whether the file has a `label` column."
+    if len(names) == 1 and (sep := _separator(names[0])): raise DigitsError(f"{fname}: values are separated by {sep}, not commas")
     dups = [n for i,n in enumerate(names) if n in names[:i]]
-    if dups: raise DigitsError(f"{fname}: duplicate column name {dups[0]!r}")
+    if dups: raise DigitsError(f"{fname}: duplicate column name {_q(dups[0])}")
     has_label = 'label' in names
     if has_label and names[0] != 'label': raise DigitsError(f"{fname}: column 'label' must come first, found it at position {names.index('label')+1}")
     if labelled and not has_label:
-        raise DigitsError(f"{fname}: no 'label' column (first column is {names[0]!r}); is this a test file?")
+        raise DigitsError(f"{fname}: no 'label' column (first column is {_q(names[0])}); is this a test file?")
     pix = names[1:] if has_label else names
     if pix != PIXEL_COLS:
         bad = [n for n in pix if n not in PIXEL_COLS]
-        if bad: raise DigitsError(f"{fname}: unexpected column {bad[0]!r}; expected {'label, ' if labelled else ''}pixel0..pixel783")
+        if bad: raise DigitsError(f"{fname}: unexpected column {_q(bad[0])}; expected {'label, ' if labelled else ''}pixel0..pixel783")
         missing = [n for n in PIXEL_COLS if n not in pix]
         if missing: raise DigitsError(f"{fname}: {len(pix)} pixel columns, expected 784 (missing {missing[0]!r})")
         raise DigitsError(f"{fname}: pixel columns out of order; expected pixel0..pixel783")
     return has_label
 
 # %% ../nbs/01_digits.ipynb #7faa2957
-def _check_chunk(df, fname, start, has_label):
+def _data_lines(fname):
+    "(line number, text) of each data line of `fname`, skipping blank lines as pandas does."
+    with _open(fname) as f:
+        for i,s in enumerate(io.TextIOWrapper(f, 'utf-8-sig', errors='replace'), 1):
+            if i > 1 and s.strip(): yield i, s.rstrip('\n')
+
+def _n_values(text:str) -> int: return len(next(csv.reader([text], skipinitialspace=True), []))
+
+def _length_error(fname, line, text, n_cols, last=False) -> DigitsError:
+    n = _n_values(text)
+    if n == 1 and (sep := _separator(text)): return DigitsError(f"{fname}: line {line}: values are separated by {sep}, not commas")
+    truncated = ' (truncated file?)' if last and n < n_cols else ''
+    return DigitsError(f"{fname}: line {line} has {n} value{'s'*(n != 1)}, expected {n_cols}{truncated}")
+
+def _row_error(df, arr, bad, long, r, fname, start, src, last) -> DigitsError:
+    "The error for row `r` of a chunk, the first with a bad cell (`bad`) or a value too many (`long`)."
+    where = f"row {df.index[r]!r}" if src is None else f"line {start+r+2}"
+    if src is not None:
+        line,text = next(itertools.islice(_data_lines(src), start+r, None))
+        n_cols = df.shape[1]
+        if long[r] or _n_values(text) != n_cols: return _length_error(fname, line, text, n_cols, last and r == len(df)-1)
+        where = f"line {line}"
+    c = int(bad[r].argmax())
+    where = f"{fname}: {where}, column {df.columns[c]!r}"
+    raw = df.iat[r,c]
+    if pd.isna(raw): return DigitsError(f"{where}: missing value")
+    if np.isnan(arr[r,c]): return DigitsError(f"{where}: {_q(raw)} is not a number")
+    what = 'labels must be integers 0..9' if df.columns[c] == 'label' else 'pixels must be integers 0..255'
+    v = float(arr[r,c])
+    return DigitsError(f"{where}: {int(v) if v.is_integer() else v} is {'out of range' if v.is_integer() else 'not a whole number'} ({what})")
+
+def _check_chunk(df, fname, start, has_label,
+                 src=None, # The file `df` was read from, to re-read a bad row's line; None for a DataFrame
+                 last=False, # This is the file's last chunk: a short last row may be a truncated download
+                ):
     "Validate one chunk of rows (`start` is the chunk's first data row); return (uint8 pixels, labels or None)."
+    long = df.pop('_extra').notna().to_numpy() if '_extra' in df else np.zeros(len(df), bool)
+    if not long.any() and all(pd.api.types.is_integer_dtype(t) for t in df.dtypes):  # the usual case: ranges are enough
+        a = df.to_numpy(np.int64)
+        if a.min(initial=0) >= 0 and a.max(initial=0) <= 255 and (not has_label or a[:,0].max(initial=0) <= 9):
+            return (a[:,1:] if has_label else a).astype(np.uint8, order='C'), (a[:,0].copy() if has_label else None)
     numeric = all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
     vals = df if numeric else df.apply(pd.to_numeric, errors='coerce')
     arr = vals.to_numpy(dtype=np.float64, na_value=np.nan)
-    def where(r, c): return f"{fname}: line {start+r+2}, column {df.columns[c]!r}"
-    bad = np.isnan(arr)
-    if bad.any():
-        r,c = np.argwhere(bad)[0]
-        raw = df.iat[r,c]
-        if pd.isna(raw):
-            n = int((~df.iloc[r].isna()).sum())
-            if df.iloc[r, n:].isna().all() and n < df.shape[1]:
-                raise DigitsError(f"{fname}: line {start+r+2} has {n} values, expected {df.shape[1]} (truncated file?)")
-            raise DigitsError(f"{where(r,c)}: missing value")
-        raise DigitsError(f"{where(r,c)}: {raw!r} is not a number")
     lo,hi = (np.array([0]+[0]*N_PIX), np.array([9]+[255]*N_PIX)) if has_label else (0, 255)
-    bad = (arr < lo) | (arr > hi) | (arr != np.round(arr))
-    if bad.any():
-        r,c = np.argwhere(bad)[0]
-        what = 'labels must be integers 0..9' if has_label and c == 0 else 'pixels must be integers 0..255'
-        v = float(df.iat[r,c])
-        raise DigitsError(f"{where(r,c)}: {int(v) if v.is_integer() else v} is {'out of range' if v.is_integer() else 'not a whole number'} ({what})")
+    bad = ~((arr >= lo) & (arr <= hi) & (arr == np.round(arr)))  # NaN fails every comparison
+    rows = bad.any(1) | long
+    if rows.any(): raise _row_error(df, arr, bad, long, int(rows.argmax()), fname, start, src, last)
     px = arr[:,1:] if has_label else arr
-    return px.astype(np.uint8), (arr[:,0].astype(np.int64) if has_label else None)
+    return px.astype(np.uint8, order='C'), (arr[:,0].astype(np.int64) if has_label else None)  # rows contiguous, as batches take them
 
 # %% ../nbs/01_digits.ipynb #34923681
-def _cache_name(fname): return fname.with_name(f'.{fname.name}.cache.npz')
+_CACHE_MIN = 1 << 20  # bytes: smaller files parse in milliseconds
+_CACHE_KEEP = 8       # entries kept, the most recently used
 
-def _read_cache(fname, stamp):
-    try:
-        with np.load(_cache_name(fname)) as c:
-            if c['stamp'].tolist() != stamp: return None
-            return c['pixels'], (c['labels'] if 'labels' in c else None)
-    except Exception: return None
+def cache_dir() -> Path:
+    "Where parsed CSVs are cached: `$DIGIT_CLASSIFIER_CACHE`, else `$XDG_CACHE_HOME/digit_classifier` (default ~/.cache)."
+    if d := os.environ.get('DIGIT_CLASSIFIER_CACHE'): return Path(d).expanduser()
+    return Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser()/'digit_classifier'
 
-def _write_cache(fname, stamp, px, y):
+def _read_cache(sha:str):
+    "The cached (pixels, labels) of the CSV whose SHA-256 is `sha`, or None when absent or not valid."
+    fn = cache_dir()/f'{sha}.npz'
     try:
-        with atomic_write(_cache_name(fname)) as tmp:
-            with open(tmp, 'wb') as f: np.savez(f, stamp=np.array(stamp), pixels=px, **({} if y is None else {'labels': y}))
-    except (DigitsError, OSError): pass  # a read-only folder just means no cache
+        with np.load(fn, allow_pickle=False) as c:
+            ok = str(c['sha256']) == sha
+            px,y = c['pixels'], (c['labels'] if 'labels' in c.files else None)
+    except Exception: return None  # absent, truncated or tampered with (np.load raises many types): parse the CSV again
+    n = len(px) if px.ndim == 2 else 0
+    ok = ok and px.dtype == np.uint8 and px.shape == (n, N_PIX) and n > 0 and (
+        y is None or (y.dtype == np.int64 and y.shape == (n,) and y.min() >= 0 and y.max() <= 9))
+    if not ok: return None
+    try: os.utime(fn)  # recently used: kept when older entries are pruned
+    except OSError: pass
+    return px, y
+
+def _write_cache(sha:str, px, y):
+    "Cache a parsed CSV under its SHA-256, keeping the `_CACHE_KEEP` most recently used entries."
+    try:
+        d = cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        with atomic_write(d/f'{sha}.npz') as tmp:
+            with open(tmp, 'wb') as f: np.savez(f, sha256=np.array(sha), pixels=px, **({} if y is None else {'labels': y}))
+        ours = [o for o in d.glob('*.npz') if re.fullmatch(r'[0-9a-f]{64}\.npz', o.name)]  # never another program's files
+        for o in sorted(ours, key=lambda o: o.stat().st_mtime)[:-_CACHE_KEEP]: o.unlink(missing_ok=True)
+    except (DigitsError, OSError): pass  # a read-only or full cache folder just means no cache
 
 # %% ../nbs/01_digits.ipynb #982510f2
+class _Commas(io.RawIOBase):
+    "A byte stream that counts the commas read through it."
+    def __init__(self, f): self.f,self.n = f,0
+    def readable(self): return True
+    def readinto(self, b):
+        k = self.f.readinto(b)
+        self.n += np.count_nonzero(np.frombuffer(b, np.uint8, k) == 44)
+        return k
+
+def _parser_error(e, fname, n_cols) -> DigitsError:
+    "The error for a row that pandas could not split."
+    if m := re.search(r'Expected \d+ fields in line (\d+), saw (\d+)', str(e)):  # +1: `_header` read line 1 before pandas
+        return DigitsError(f"{fname}: line {int(m[1])+1} has {m[2]} values, expected {n_cols}")
+    if 'EOF inside string' in str(e):
+        line = next((i for i,s in _data_lines(fname) if s.count('"') % 2), '?')
+        return DigitsError(f"{fname}: line {line}: a quote (\") is never closed")
+    return DigitsError(f"{fname}: not a readable CSV ({_cut(str(e).strip().splitlines()[-1], 80)})")
+
+def _next(it, fname, n_cols):
+    "The next chunk of `it` (None at the end), and the error for a row pandas could not split."
+    try: return next(it, None), None
+    except pd.errors.ParserError as e: return None, _parser_error(e, fname, n_cols)
+
+def _parse(fname, labelled, chunksize):
+    "Parse and check the CSV `fname`: (uint8 pixels, int64 labels or None)."
+    with _open(fname) as raw:
+        f = io.BufferedReader(commas := _Commas(raw), 1 << 20)
+        has_label = _check_header(_header(f, fname), fname, labelled)
+        n_cols = N_PIX + has_label
+        # A spare column (index_col=False) takes a value too many instead of shifting the others
+        try: it = iter(pd.read_csv(f, header=None, names=['label']*has_label+PIXEL_COLS+['_extra'], index_col=False,
+                                   chunksize=chunksize, encoding='utf-8', skipinitialspace=True))
+        except pd.errors.ParserError as e: raise _parser_error(e, fname, n_cols) from None
+        chunks,start = [],0
+        df,err = _next(it, fname, n_cols)
+        while df is not None:
+            nxt,err = _next(it, fname, n_cols)  # read ahead: is this the last chunk?
+            chunks.append(_check_chunk(df, fname, start, has_label, src=fname, last=nxt is None and err is None))
+            start += len(df); df = nxt
+        if err: raise err
+    if not start: raise DigitsError(f"{fname}: has a header but no rows")
+    if commas.n != (n_cols-1)*(start+1):  # only a row ending in an empty extra value gets here: find it
+        bad = next(((i,s) for i,s in _data_lines(fname) if _n_values(s) != n_cols), None)
+        if bad: raise _length_error(fname, *bad, n_cols)
+        raise DigitsError(f"{fname}: {commas.n:,} commas, expected {(n_cols-1)*(start+1):,} for {start:,} rows of {n_cols} values")
+    return (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]) if has_label else None)
+
 def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
                 labelled:bool|None=None, # True: must have labels; False: a test file; None: either
                 chunksize:int=5_000, # Rows parsed at a time (bounds the memory used by parsing)
-                cache:bool=True, # Use and write the `.npz` cache beside `fname`
+                cache:bool=True, # Use and write the parse cache in `cache_dir()` (files of 1 MB or more)
                ) -> Digits:
     "Read and validate a Kaggle digits CSV."
     fname = Path(fname)
     if fname.is_dir(): raise DigitsError(f"{fname}: is a folder, expected a CSV file")
     if not fname.exists(): raise DigitsError(f"{fname}: file not found")
-    st = fname.stat()
-    stamp = [st.st_size, st.st_mtime_ns]
-    cached = _read_cache(fname, stamp) if cache else None
-    if cached is None:
-        comp = _compression(fname)
-        has_label = _check_header(_header(fname, comp), fname, labelled)
-        chunks,start = [],0
-        try:
-            reader = pd.read_csv(fname, header=None, skiprows=1, chunksize=chunksize, compression=comp,
-                                 encoding='utf-8-sig', names=['label']*has_label+PIXEL_COLS, skipinitialspace=True)
-            for df in reader:
-                chunks.append(_check_chunk(df, fname, start, has_label))
-                start += len(df)
-        except pd.errors.ParserError as e:
-            line = re.search(r'line (\d+)', str(e))
-            raise DigitsError(f"{fname}: line {line[1] if line else '?'} has more than {785 if has_label else 784} values") from None
-        except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, UnicodeDecodeError) as e:
-            raise DigitsError(f"{fname}: cannot decompress or decode ({e})") from None
-        except MemoryError: raise DigitsError(f"{fname}: too large to fit in memory after {start:,} rows") from None
-        if not start: raise DigitsError(f"{fname}: has a header but no rows")
-        px = np.concatenate([c[0] for c in chunks])
-        y = np.concatenate([c[1] for c in chunks]) if has_label else None
-        if cache: _write_cache(fname, stamp, px, y)
-    else: px,y = cached
+    try:
+        sha = file_sha256(fname) if cache and fname.stat().st_size >= _CACHE_MIN else None
+        if not (sha and (got := _read_cache(sha))):
+            got = _parse(fname, labelled, chunksize)
+            if sha and file_sha256(fname) == sha: _write_cache(sha, *got)  # not when the file changed while it was parsed
+    except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DigitsError(f"{fname}: cannot decompress ({_cut(str(e) or type(e).__name__, 80)})") from None
+    except UnicodeDecodeError: raise DigitsError(f"{fname}: not a text CSV (not UTF-8 text)") from None
+    except MemoryError: raise DigitsError(f"{fname}: too large to fit in memory") from None
+    except OSError as e: raise DigitsError(f"{fname}: cannot read ({e.strerror or e})") from None
+    px,y = got
     if labelled is False and y is not None:
         print(f"note: {fname} has a 'label' column: predicting from the pixels and keeping the labels for scoring")
     if labelled and y is None: raise DigitsError(f"{fname}: no 'label' column; is this a test file?")
     return Digits(torch.from_numpy(px), None if y is None else torch.from_numpy(y), fname)
 
 # %% ../nbs/01_digits.ipynb #8ea63ec2
-def as_digits(items, # A CSV path, a DataFrame in the Kaggle layout, `Digits`, or pixels (uint8 0..255 or float 0..1)
+_IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff'}
+
+def _border(a): return np.concatenate([a[0], a[-1], a[:,0], a[:,-1]])
+
+def _picture(img:Image.Image, src) -> torch.Tensor:
+    "uint8 pixels (1,784) of one 28x28 picture, ink bright on dark as in MNIST."
+    if img.size != (IMG, IMG):
+        raise DigitsError(f"{src}: image is {img.width}x{img.height} pixels, expected 28x28 (preprocess_sketch in digit_classifier.deploy scales drawings)")
+    if img.mode == 'P': img = img.convert('RGBA')  # a palette may hold transparency
+    if 'A' in img.getbands():
+        a = np.asarray(img.getchannel('A'))
+        if np.median(_border(a)) < 128: return torch.tensor(a).reshape(1, N_PIX)  # transparent paper: opaque strokes are ink
+    g = np.asarray(img.convert('L'))
+    return torch.tensor(255 - g if np.median(_border(g)) > 127 else g).reshape(1, N_PIX)  # light paper: dark ink
+
+def _image_file(fname) -> Digits:
+    fname = Path(fname)
+    if not fname.is_file(): raise DigitsError(f"{fname}: file not found")
+    try:
+        with Image.open(fname) as img: return Digits(_picture(img, fname), fname=fname)
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DigitsError(f"{fname}: not a readable image ({_cut(str(e) or type(e).__name__, 80)})") from None
+
+def _nested_array(items) -> np.ndarray:
+    try: return np.array(items)
+    except ValueError: raise DigitsError(f"cannot make digits from this {type(items).__name__}: its rows differ in length") from None
+
+def _pixels(items) -> torch.Tensor:
+    "uint8 pixels (n,784) of an array or tensor of digits."
+    what = type(items).__name__
+    try: t = torch.as_tensor(np.array(items) if isinstance(items, np.ndarray) else items)  # a copy: arrays may be read-only
+    except (TypeError, ValueError, RuntimeError) as e: raise DigitsError(f"cannot make digits from this {what} ({_cut(str(e), 80)})") from None
+    if not (t.shape[-1:] == (N_PIX,) or t.shape[-2:] == (IMG, IMG)):
+        raise DigitsError(f"{what} of shape {tuple(t.shape)} is not 28x28 digits: expected (784,), (28, 28), (n, 784) or (n, 28, 28)")
+    if t.dtype == torch.bool: t = t.to(torch.uint8)*255
+    elif t.dtype.is_floating_point and t.numel():
+        if not t.isfinite().all(): raise DigitsError(f"{what}: pixels must be finite, found {t[~t.isfinite()][0].item()}")
+        if t.min() < 0 or t.max() > 1:
+            raise DigitsError(f"{what}: float pixels must be within 0..1 (pixels / 255), found {(t.min() if t.min() < 0 else t.max()).item():g}")
+        t = (t*255).round()  # pixels / 255, as the chapter-4 flow keeps them
+    elif t.dtype.is_complex: raise DigitsError(f"{what}: pixels must be real numbers, got {t.dtype}")
+    elif t.dtype != torch.uint8 and t.numel() and ((t := t.long()).min() < 0 or t.max() > 255):
+        raise DigitsError(f"{what}: integer pixels must be within 0..255, found {(t.min() if t.min() < 0 else t.max()).item()}")
+    return t.reshape(-1, N_PIX).to(torch.uint8)
+
+def as_digits(items, # A CSV path, DataFrame, `Digits`, pixels (0..255 or float 0..1), a PIL image or image file, or a list of these
               labelled:bool=False, # For a CSV or DataFrame: require a `label` column
              ) -> Digits:
     "`Digits` from any of the forms digits come in."
     if isinstance(items, Digits): return items
-    if isinstance(items, (str, Path)): return read_digits(items, labelled=labelled)
+    if isinstance(items, (str, Path)):
+        return _image_file(items) if Path(items).suffix.lower() in _IMAGE_SUFFIXES else read_digits(items, labelled=labelled)
+    if isinstance(items, Image.Image): return Digits(_picture(items, 'image'))
     if isinstance(items, pd.DataFrame):
         has_label = _check_header([str(c) for c in items.columns], 'DataFrame', labelled)
         px,y = _check_chunk(items, 'DataFrame', 0, has_label)
         return Digits(torch.from_numpy(px), None if y is None else torch.from_numpy(y), 'DataFrame')
-    if isinstance(items, (list, tuple)): items = torch.stack([torch.as_tensor(o).reshape(-1) for o in items])
-    if isinstance(items, (torch.Tensor, np.ndarray)):
-        t = torch.as_tensor(items)
-        if t.dtype.is_floating_point: t = (t*255).round()  # pixels / 255, as the chapter-4 flow keeps them
-        return Digits(t.reshape(-1, N_PIX).to(torch.uint8))
+    if isinstance(items, (list, tuple)):
+        if all(isinstance(o, (numbers.Number, list, tuple)) for o in items): items = _nested_array(items)  # 784 numbers, nested lists
+        else: return Digits(torch.cat([as_digits(o).pixels for o in items]))  # one form per item: pictures, arrays, files
+    if isinstance(items, (torch.Tensor, np.ndarray, list, tuple)): return Digits(_pixels(items))
     raise DigitsError(f"cannot make digits from a {type(items).__name__}")

@@ -12,7 +12,8 @@ from fastcore.all import *
 from .core import *
 
 # %% auto #0
-__all__ = ['KaggleError', 'kaggle_json', 'has_kaggle_credentials', 'kaggle_api', 'download_competition', 'upload_submission']
+__all__ = ['KaggleError', 'kaggle_json', 'credential_source', 'has_kaggle_credentials', 'kaggle_api', 'download_competition',
+           'upload_submission']
 
 # %% ../nbs/02_kaggle.ipynb #333f244f
 class KaggleError(DigitsError):
@@ -49,16 +50,24 @@ def _read_json(p):
     except ValueError: return {}
     return d if isinstance(d, dict) else {}
 
-def has_kaggle_credentials() -> bool:
-    "Whether kaggle would find credentials (env vars, `kaggle.json`, access token, OAuth login); does not import kaggle."
-    env = os.environ
-    if env.get('KAGGLE_API_TOKEN'): return True
+def credential_source() -> str|None:
+    "Where kaggle would take credentials from, in its own order; None when nowhere. Does not import kaggle."
+    env,kdir = os.environ,Path(os.path.expanduser('~'))/'.kaggle'
+    # a Kaggle Notebook's own token, which kagglesdk reads only when the notebook's data proxy is set too
+    if env.get('KAGGLE_KERNEL_RUN_TYPE') and env.get('KAGGLE_DATA_PROXY_URL') and _read(env.get('KAGGLE_API_V1_TOKEN') or '.'):
+        return "the Kaggle Notebook's token (KAGGLE_API_V1_TOKEN)"
+    if env.get('KAGGLE_API_TOKEN'): return 'KAGGLE_API_TOKEN'
+    for f in ('access_token', 'access_token.txt'):
+        if _read(kdir/f): return f'~/.kaggle/{f}'
     cfg = _read_json(kaggle_json())
     cfg.update({k[7:].lower(): v for k,v in env.items() if k.startswith('KAGGLE_')})  # env overrides the file, as in kaggle
-    if cfg.get('username') and cfg.get('key'): return True
-    kdir = Path(os.path.expanduser('~/.kaggle'))
-    if _read(kdir/'access_token') or _read(kdir/'access_token.txt'): return True
-    return bool(_read_json(kdir/'credentials.json').get('refresh_token'))
+    if cfg.get('username') and cfg.get('key'): return 'KAGGLE_USERNAME/KAGGLE_KEY' if env.get('KAGGLE_KEY') else str(kaggle_json())
+    if _read_json(kdir/'credentials.json').get('refresh_token'): return '`kaggle auth login` (~/.kaggle/credentials.json)'
+    return None
+
+def has_kaggle_credentials() -> bool:
+    "Whether credentials are set up where kaggle looks; a `kaggle.json` counts even when broken, so that its error is shown."
+    return credential_source() is not None or os.path.isfile(kaggle_json())
 
 # %% ../nbs/02_kaggle.ipynb #ef6b249e
 _warned = set()
@@ -71,15 +80,35 @@ def _warn_if_readable(cfg):
         _warned.add(str(cfg))
         warnings.warn(f"{cfg} is readable by other users; run `chmod 600 {cfg}`", stacklevel=3)
 
+_TOKEN_PAGE = 'https://www.kaggle.com/settings/api'
+
+def _cred_help(cfg=None) -> str:
+    "How to set up credentials as kaggle 2.x takes them, recommended first; with `cfg`, the legacy ways too."
+    s = f"run `kaggle auth login`, or create an API token at {_TOKEN_PAGE} and set KAGGLE_API_TOKEN to it or save it as ~/.kaggle/access_token"
+    return s + (f" (or the legacy kaggle.json as {cfg} with chmod 600, or KAGGLE_USERNAME and KAGGLE_KEY)" if cfg else '')
+
+def _kaggle_json_problem(cfg) -> str|None:
+    "What is wrong with the `kaggle.json` at `cfg`; None when it is absent or holds a username and key."
+    try: text = Path(cfg).read_text()
+    except FileNotFoundError: return None
+    except (OSError, UnicodeDecodeError) as e: return f"cannot be read ({getattr(e, 'strerror', None) or type(e).__name__})"
+    if not text.strip(): return 'is empty'
+    try: d = json.loads(text)
+    except ValueError as e: return f"not valid JSON ({e})"  # json's message gives the position, never the content
+    if not isinstance(d, dict): return 'holds no "username" and "key"'
+    missing = [k for k in ('username', 'key') if not d.get(k)]
+    return f"holds no {' and '.join(map(repr, missing))}".replace("'", '"') if missing else None
+
 def _no_credentials(cfg):
-    return KaggleError(f"no valid Kaggle credentials: save kaggle.json from https://www.kaggle.com/settings/api as {cfg} "
-                       f"(and chmod 600 it), or set KAGGLE_USERNAME and KAGGLE_KEY")
+    "The `KaggleError` when kaggle finds no usable credentials: a broken `kaggle.json` by name, else what kaggle accepts."
+    if p := _kaggle_json_problem(cfg): return KaggleError(f"{cfg}: {p}; fix or delete it, or {_cred_help()}")
+    return KaggleError(f"no valid Kaggle credentials: {_cred_help(cfg)}")
 
 def kaggle_api():
     "An authenticated `kaggle` `KaggleApi`; `KaggleError` saying how to set up credentials when there are none."
     cfg = kaggle_json()
     _warn_if_readable(cfg)
-    if not has_kaggle_credentials(): raise _no_credentials(cfg)
+    if credential_source() is None: raise _no_credentials(cfg)
     api = _import_kaggle()()
     api.config_dir,api.config = str(cfg.parent),str(cfg)
     try:
@@ -87,7 +116,8 @@ def kaggle_api():
     except SystemExit: pass  # kaggle's `exit(1)` when it finds no usable credentials
     except NameError as e:   # ... in shells without the `exit` builtin
         if e.name != 'exit': raise
-    except Exception as e: raise _kaggle_error(e) from None
+    except Exception as e:  # e.g. kaggle's TypeError for a kaggle.json that is not a JSON object
+        raise (_no_credentials(cfg) if _kaggle_json_problem(cfg) else _kaggle_error(e)) from None
     if not api._authenticated: raise _no_credentials(cfg)
     return api
 
@@ -107,7 +137,9 @@ def _kaggle_error(e, competition='digit-recognizer'):
     import requests
     code = getattr(getattr(e, 'response', None), 'status_code', None)
     url = f"https://www.kaggle.com/c/{competition}"
-    if code == 401: return KaggleError(f"Kaggle rejected your credentials (HTTP 401): check the username and key in {kaggle_json()} or KAGGLE_USERNAME/KAGGLE_KEY")
+    if code == 401:
+        src = credential_source()
+        return KaggleError(f"Kaggle rejected your credentials (HTTP 401{', from ' + src if src else ''}): renew them: {_cred_help(kaggle_json())}")
     if code == 403: return KaggleError(f"Kaggle refused access to '{competition}' (HTTP 403): you must accept the competition rules at {url}/rules")
     if code == 404: return KaggleError(f"unknown competition '{competition}' (HTTP 404): check the name in its URL, {url}")
     if code == 429: return KaggleError("too many requests to Kaggle (HTTP 429): wait a few minutes and try again")

@@ -17,6 +17,7 @@ with quiet_import():
     from fastai.optimizer import SGD, Adam
     from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
     from fastai.metrics import accuracy
+from .digits import as_digits
 from .models import *
 from .precision import *
 
@@ -25,7 +26,8 @@ __all__ = ['DigitsLearner', 'digits_learner']
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
-    "A fastai `Learner` that knows its architecture and recipe, and whose events call only the callbacks that handle them."
+    "A fastai `Learner` that knows its architecture, recipe and precision, and whose events call only the callbacks that handle them."
+    precision = 'fp32'  # what `digits_learner` chose: 'bf16', 'fp16' or 'fp32'
     @delegates(Learner.__init__)
     def __init__(self, dls, model, arch:str='custom', recipe:dict=None, **kwargs):
         super().__init__(dls, model, **kwargs)
@@ -52,6 +54,24 @@ class DigitsLearner(Learner):
             cbs = cache[key] = [cb for cb in self.cbs.sorted('order') if event_name == 'after_fit' or getattr(cb, event_name, None) is not None]
         for cb in cbs: cb(event_name)
 
+# %% ../nbs/08_learner.ipynb #bf198623
+@patch
+def predict(self:DigitsLearner, item, # One digit: a PIL image, a PNG file, a 28x28 array or tensor, or 784 pixels
+            with_input:bool=False, # Also return the decoded input, first
+           ) -> tuple:
+    "fastai's `predict` for one digit: `(label, index, probs)`."
+    d = as_digits(item)
+    if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use learn.get_preds(dl=learn.dls.test_dl(...)) for several")
+    with self.no_bar(): inp,probs,_,idx = self.get_preds(dl=self.dls.test_dl(d, num_workers=0), with_input=True, with_decoded=True)
+    dec_inp,label = self.dls.decode_batch((inp, idx))[0]
+    return ((dec_inp,) if with_input else ()) + (label, idx[0], probs[0])
+
+@patch
+def export(self:DigitsLearner, fname='export.pkl', **kwargs):
+    "Refuse to pickle: a `DigitsError` naming the safe call, `save_model(learn, 'model.pth')`."
+    raise DigitsError(f"{fname}: learn.export() pickles the Learner, and loading a pickle can run any code; save weights and a JSON "
+                      f"description with save_model(learn, 'model.pth') (digit_classifier.modelfile), reload with load_predictor")
+
 # %% ../nbs/08_learner.ipynb #0c7163d8
 def _arch_name(arch): return arch if isinstance(arch, str) else getattr(arch, '__name__', type(arch).__name__)
 
@@ -59,15 +79,18 @@ def _arch_name(arch): return arch if isinstance(arch, str) else getattr(arch, '_
 def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `arch_dls`
                    arch='simple_net', # A key of `ARCHS`, or a callable `f(n_out)` that builds a model (as `vision_learner` takes one)
                    recipe:dict=None, # Training recipe; default the arch's, or the `cnn` recipe for a callable
-                   bf16:bool=None, # bfloat16 mixed precision; default: for image models where `fast_bf16`
+                   precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32'; auto: `resolve_precision` for image models, fp32 for flat ones
                    **kwargs):
-    "A `DigitsLearner` for `arch` on `dls`, set up with the recipe's loss, optimiser and weight decay."
+    "A `DigitsLearner` for `arch` on `dls`, set up with the recipe's loss, optimiser, weight decay and a mixed precision."
     r = ifnone(recipe, arch_recipe(arch if isinstance(arch, str) else 'cnn'))
     model = (r['model'] if isinstance(arch, str) else arch)(n_out=dls.c)
-    img = not r['flat']
+    img,dev = not r['flat'],torch.device(ifnone(dls.device, 'cpu'))
     if img: model = model.to(memory_format=torch.channels_last)  # oneDNN's fast layout for convolutions
     loss = LabelSmoothingCrossEntropyFlat(eps=r['smooth']) if r['smooth'] else CrossEntropyLossFlat()
     kwargs = merge(dict(loss_func=loss, opt_func=SGD if r['opt']=='sgd' else Adam, metrics=accuracy, wd=r['wd']), kwargs)
-    learn = DigitsLearner(dls, model.to(dls.device), arch=_arch_name(arch), recipe=r, **kwargs)
-    if ifnone(bf16, img and fast_bf16(dls.device)): learn.add_cb(BF16Training())
+    learn = DigitsLearner(dls, model.to(dev), arch=_arch_name(arch), recipe=r, **kwargs)
+    # the flat chapter-4 models are a few small matrix products per batch: autocast's casts cost more than they save
+    learn.precision = resolve_precision('fp32' if precision == 'auto' and not img else precision, dev)
+    cb = precision_callback(learn.precision, dev)
+    if cb is not None: learn.add_cb(cb)
     return learn

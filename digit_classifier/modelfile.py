@@ -18,40 +18,86 @@ import digit_classifier
 __all__ = ['save_model', 'load_model']
 
 # %% ../nbs/09_modelfile.ipynb #10363bb0
+def _non_finite(state) -> str|None:
+    "Name of the first floating-point tensor in `state` holding NaN or infinity, or None."
+    return next((k for k,v in state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()), None)
+
 def save_model(learn:Learner, # A trained `digits_learner`
                fname, # Weights file, e.g. OUT/model.pth; the sidecar goes beside it as .json
-               **settings, # Anything else worth recording (epochs, lr, seed, ...)
+               **settings, # Anything else worth recording (epochs, lr, seed, precision, ...)
               ) -> Path:
-    "Save the weights of `learn.model` and a JSON sidecar, atomically."
+    "Save the weights of `learn.model` and a JSON sidecar, atomically; weights with NaN or infinity are refused."
     fname = Path(fname)
     state = {k: v.detach().cpu() for k,v in learn.model.state_dict().items()}
-    with atomic_write(fname) as tmp: torch.save(state, tmp)
-    meta = dict(format=MODEL_FORMAT, arch=learn.arch, n_out=learn.dls.c, vocab=list(map(int, learn.dls.vocab)),
-                flat=learn.recipe['flat'], normalisation='pixels / 255', weights=fname.name, sha256=file_sha256(fname),
-                version=digit_classifier.__version__, settings=settings)
-    with atomic_write(sidecar(fname)) as tmp: tmp.write_text(json.dumps(meta, indent=2))
+    if k := _non_finite(state):
+        raise DigitsError(f"{fname}: not saved: the weights contain NaN or infinite values (in {k!r}); training diverged, "
+                          "try a lower learning rate")
+    with atomic_write(fname) as tmp:
+        torch.save(state, tmp)
+        meta = dict(format=MODEL_FORMAT, arch=learn.arch, n_out=learn.dls.c, vocab=list(map(int, learn.dls.vocab)),
+                    flat=learn.recipe['flat'], normalisation='pixels / 255', weights=fname.name, sha256=file_sha256(tmp),
+                    version=digit_classifier.__version__, settings=settings)
+        text = json.dumps(meta, indent=2, default=str)  # before the weights are replaced; a setting JSON can't hold (a device) becomes text
+    with atomic_write(sidecar(fname)) as tmp: tmp.write_text(text)
     return fname
 
 # %% ../nbs/09_modelfile.ipynb #7565ac57
+def _n_out(arch, state) -> int|None:
+    "How many outputs the weights in `state` give an `arch` model, found by comparing models built for 2 and 3 classes."
+    make = arch_recipe(arch)['model']
+    a,b = make(n_out=2).state_dict(),make(n_out=3).state_dict()
+    for k in a:
+        if a[k].shape != b[k].shape and k in state and isinstance(state[k], torch.Tensor):
+            d = next(i for i,(x,y) in enumerate(zip(a[k].shape, b[k].shape)) if x != y)
+            return int(state[k].shape[d]) if state[k].dim() > d else None
+
+def _load_pickle(fname):
+    "The model and a description of the fastai `Learner` pickled in `fname`; runs any code in the file."
+    from fastai.learner import load_learner
+    warnings.warn(f"unpickling {fname}: only do this for files you trust")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # fastai's own warning says the same as ours
+            learn = load_learner(fname)
+    except AttributeError as e:
+        if e.name != 'dls': raise DigitsError(f"{fname}: cannot load this pickled Learner ({' '.join(str(e).split())})") from None
+        raise DigitsError(f"{fname}: not a pickled fastai Learner (it holds a {type(e.obj).__name__})") from None
+    except Exception as e:
+        raise DigitsError(f"{fname}: cannot unpickle it ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+    if not isinstance(learn, Learner): raise DigitsError(f"{fname}: not a pickled fastai Learner (it holds a {type(learn).__name__})")
+    vocab = getattr(learn.dls, 'vocab', None)
+    if vocab is None: raise DigitsError(f"{fname}: the pickled Learner has no vocab (not a classifier)")
+    if k := _non_finite(learn.model.state_dict()): raise DigitsError(f"{fname}: weights contain NaN or infinite values (in {k!r})")
+    flat = getattr(learn, 'recipe', {}).get('flat', False)
+    return learn.model.eval(), dict(arch=getattr(learn, 'arch', 'unknown'), flat=flat, vocab=list(vocab), n_out=len(vocab))
+
 def load_model(fname, # A .pth saved by `save_model`
                unsafe_pickle:bool=False, # Allow a pickled fastai `export.pkl` (can run arbitrary code!)
               ) -> tuple:
-    "Load a model saved by `save_model` as `(model, meta)`, weights only."
+    "Load a model saved by `save_model` as `(model, meta)`, weights only, after checking the sidecar against the weights."
     fname = Path(fname)
     if not fname.exists(): raise DigitsError(f"{fname}: file not found")
     if fname.suffix == '.pkl':
         if not unsafe_pickle: raise DigitsError(f"{fname}: a pickled Learner can run arbitrary code when loaded; "
                                                 "use a .pth from `save_model`, or allow it explicitly (--unsafe-pickle)")
-        warnings.warn(f"unpickling {fname}: only do this for files you trust")
-        from fastai.learner import load_learner
-        learn = load_learner(fname)
-        return learn.model.eval(), dict(arch=getattr(learn, 'arch', 'unknown'), flat=False, vocab=list(learn.dls.vocab))
-    meta = read_sidecar(fname, MODEL_FORMAT)
-    arch_recipe(meta['arch'])
+        return _load_pickle(fname)
+    meta,js = read_sidecar(fname, MODEL_FORMAT),sidecar(fname)
+    arch = meta['arch']
+    if arch not in ARCHS: raise DigitsError(f"{js}: unknown architecture {arch!r} (saved by digit_classifier {meta.get('version', '?')}); "
+                                            f"this version knows {', '.join(ARCHS)}")
+    if len(set(meta['vocab'])) != len(meta['vocab']): raise DigitsError(f"{js}: field 'vocab' repeats a label")
     try: state = torch.load(fname, map_location='cpu', weights_only=True)
     except Exception as e: raise DigitsError(f"{fname}: not a weights file ({type(e).__name__})") from None
-    model = arch_recipe(meta['arch'])['model'](n_out=meta['n_out'])
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise DigitsError(f"{fname}: not a weights file (holds a {type(state).__name__}, not a state_dict)")
+    if k := _non_finite(state): raise DigitsError(f"{fname}: weights contain NaN or infinite values (in {k!r})")
+    model = arch_recipe(arch)['model'](n_out=meta['n_out'])
     try: model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as e:
-        raise DigitsError(f"{fname}: weights do not fit a {meta['arch']!r} model") from None
+    except (RuntimeError, TypeError, AttributeError):
+        n = _n_out(arch, state)
+        if n is not None and n != meta['n_out']:
+            raise DigitsError(f"{js}: field 'n_out' is {meta['n_out']}, but the weights in {fname.name} have {n} outputs") from None
+        raise DigitsError(f"{fname}: weights do not fit a {arch!r} model") from None
+    if meta['flat'] != ARCHS[arch]['flat']:
+        raise DigitsError(f"{js}: field 'flat' is {str(meta['flat']).lower()}, but a {arch!r} model takes {'784 pixels' if ARCHS[arch]['flat'] else '1x28x28 images'}")
     return model.eval(), meta

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # the backend is chosen at the first figure, no
 
 # %% auto #0
 __all__ = ['PLOTS', 'PLOT_SIZES', 'DPI', 'use_headless_backend', 'save_figure', 'epoch_history', 'plot_batch', 'plot_curves',
-           'plot_confusion', 'top_losses_figure', 'save_plots']
+           'plot_confusion', 'confident_mistakes', 'top_losses_figure', 'save_plots']
 
 # %% ../nbs/11_plots.ipynb #1caf4a9a
 def _want_agg(backend:str|None, env:dict, platform:str=sys.platform) -> bool:
@@ -118,14 +118,41 @@ def plot_confusion(interp:ClassificationInterpretation, # From `ClassificationIn
     fig.tight_layout()  # fastai lays out before adding the axis labels
     return fig
 
+def confident_mistakes(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner(learn)`
+                      ) -> tuple:
+    "(indices, probabilities of the prediction) of the misclassified digits of `interp.dl`, most confident first."
+    preds,targs,decoded = interp.learn.get_preds(dl=interp.dl, with_decoded=True, act=interp.act)
+    wrong = torch.nonzero(decoded.cpu() != targs.cpu()).flatten()
+    probs = preds.cpu()[wrong].max(1).values
+    order = probs.argsort(descending=True, stable=True)
+    return wrong[order], probs[order]
+
+# %% ../nbs/11_plots.ipynb #b0c0ebc6
+def _digits(n): return f"{n} validation digit{'s' if n != 1 else ''}"
+
 def top_losses_figure(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner(learn)`
-                      k:int=9, # How many digits
+                      k:int=9, # At most this many digits
                       size:tuple=PLOT_SIZES['top_losses'], # Figure size in inches
                       cmap:str='Greys', # Colour map of the digits
                       **kwargs, # Passed to fastai's `plot_top_losses`
                      ) -> plt.Figure:
-    "fastai's top losses: the `k` validation digits with the largest loss, with prediction/actual/loss/probability."
-    return _drawn(lambda: interp.plot_top_losses(k, figsize=size, cmap=cmap, **kwargs), size)
+    "The `k` most confident mistakes on the validation digits, each titled prediction/actual/loss/probability."
+    if k < 1: raise DigitsError(f"k={k}: show at least 1 digit")
+    idx,_ = confident_mistakes(interp)
+    n,m,shown = len(interp.losses),len(idx),idx[:k]
+    if not m:
+        fig = plt.figure(figsize=size)
+        fig.suptitle(f"No mistakes on the {_digits(n)}", weight='bold', size=14)
+        return fig
+    # fastai plots the digits at given ranks of its loss order: ask for ours, in our order
+    _,by_loss = interp.top_losses()
+    rank = {int(j): r for r,j in enumerate(by_loss)}
+    fig = _drawn(lambda: interp.plot_top_losses([rank[int(j)] for j in shown], figsize=size, cmap=cmap, **kwargs), size)
+    what = (f"The {len(shown)} most confident mistakes (of {m})" if m > k else "The only mistake" if m == 1
+            else f"All {m} mistakes")
+    fig.suptitle(f"{what} on {_digits(n)}{' (most confident first)' if len(shown) > 1 else ''}\n"
+                 "prediction/actual / loss / probability", weight='bold', size=14)
+    return fig
 
 # %% ../nbs/11_plots.ipynb #80fcd123
 def save_plots(learn:Learner, # A trained `Learner` on digits
@@ -142,6 +169,7 @@ def save_plots(learn:Learner, # A trained `Learner` on digits
     try: out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError): raise DigitsError(f"{out}: not a folder") from None
     except OSError as e: raise DigitsError(f"{out}: cannot create folder ({e.strerror})") from None
+    if names: use_headless_backend()  # only now that pictures are drawn: importing this module switches nothing
     interp = {}
     def _interp():
         if not interp: interp['i'] = ClassificationInterpretation.from_learner(learn)

@@ -6,13 +6,14 @@ Docs: https://digit-classifier.github.io/digit-classifier/submission.html.md"""
 
 # %% ../nbs/10_submission.ipynb #8045a253
 from __future__ import annotations
+import copy
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastcore.all import *
 from .core import *
 from .digits import *
 from .models import ToImage
-from .precision import fast_bf16
+from .precision import resolve_device, resolve_precision
 from .kaggle_api import upload_submission
 
 # %% auto #0
@@ -30,37 +31,48 @@ def _is_image_model(model):
     return getattr(model, 'flat', True) is False
 
 # %% ../nbs/10_submission.ipynb #0d8f24db
-def inference_model(model:torch.nn.Module) -> torch.nn.Module:
+def inference_model(model:torch.nn.Module, # A trained torch model
+                    device=None, # Where to put the copy; default where `model` is
+                   ) -> torch.nn.Module:
     "`model` in eval mode, as a copy with BatchNorm folded into its convolutions, channels-last, where torch.fx can trace it."
     from torch.fx.experimental.optimization import fuse
     model = model.eval()
     try: fused = fuse(model)
-    except Exception: return model  # not traceable by torch.fx (e.g. a custom pickled model): run it as it is
-    return fused.to(memory_format=torch.channels_last) if _is_image_model(model) else fused
+    except Exception: fused = model if device is None else copy.deepcopy(model)  # not traceable by torch.fx: run it as it is
+    if device is not None: fused = fused.to(device)
+    return fused.to(memory_format=torch.channels_last) if _is_image_model(model) and fused is not model else fused
 
 # %% ../nbs/10_submission.ipynb #5820ef51
-def predict_probs(models, # A model, or a list of them (an ensemble): torch, or any callable giving logits, e.g. `OnnxModel`
+_DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
+
+def predict_probs(models, # A model, or a list of them (an ensemble): torch, any callable giving logits (e.g. `OnnxModel`), or anything with a `.model` (a `Learner`, a `Predictor`)
                   pixels:torch.Tensor, # uint8 pixels (n,784), e.g. `read_digits(...).pixels`
-                  bs:int=256, # Batch size (on a CPU, small enough for the activations to stay in cache)
+                  bs:int=None, # Batch size; default 256 on a CPU (the activations stay in cache), 4096 on a GPU
                   tta:bool=False, # Average over 1-pixel shifts too (image models)
-                  bf16:bool=None, # bfloat16 autocast for torch image models; default where `fast_bf16`
+                  precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32' for torch models; auto: `resolve_precision` for image models, fp32 for flat ones
+                  device=None, # Where torch models run ('auto', 'cpu', 'cuda'); default where each model is
                  ) -> torch.Tensor:
-    "Average softmax probabilities of `models` over `pixels`, (n,10)."
+    "Average softmax probabilities of `models` over `pixels`, (n,10), on the CPU."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     pixels = torch.as_tensor(pixels).reshape(-1, N_PIX)
     res = 0
     for m in models:
+        if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
         is_torch,img = isinstance(m, torch.nn.Module),_is_image_model(m)
-        dev = next(m.parameters()).device if is_torch else torch.device('cpu')
-        if is_torch: m = inference_model(m)
-        half = is_torch and ifnone(bf16, img and fast_bf16(dev))
-        out = [torch.zeros(0, len(VOCAB))]
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=half):
-            for i in range(0, len(pixels), bs):
-                x = pixels[i:i+bs].to(dev).float().div_(255)
+        if is_torch:
+            dev = next(m.parameters()).device if device is None else resolve_device(device)
+            m = inference_model(m, dev)
+            p = resolve_precision('fp32' if precision == 'auto' and not img else precision, dev)
+        else: dev,p = torch.device('cpu'),'fp32'  # onnxruntime computes in float32 on the CPU
+        step = bs or (4096 if dev.type == 'cuda' else 256)
+        px = pixels.to(dev)  # once, as uint8: no host round trip per batch
+        out = [torch.zeros(0, len(VOCAB), device=dev)]
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=_DTYPES.get(p, torch.bfloat16), enabled=p in _DTYPES):
+            for i in range(0, len(px), step):
+                x = px[i:i+step].float().div_(255)
                 xs = [o.reshape(len(x), N_PIX) for o in _shifts(x.view(-1,1,IMG,IMG))] if tta and img else [x]
-                out.append(torch.stack([m(o).float().softmax(-1) for o in xs]).mean(0).cpu())
-        res = res + torch.cat(out)
+                out.append(torch.stack([torch.as_tensor(m(o)).float().softmax(-1) for o in xs]).mean(0))
+        res = res + torch.cat(out).cpu()
     return res/len(models)
 
 # %% ../nbs/10_submission.ipynb #7df180ec

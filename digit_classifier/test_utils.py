@@ -16,7 +16,7 @@ from .core import *
 from .kaggle_api import kaggle_json, _import_kaggle
 
 # %% auto #0
-__all__ = ['PNG_MAGIC', 'FakeKaggle', 'write_csv', 'png_size', 'hidden', 'run_cli']
+__all__ = ['PNG_MAGIC', 'FakeKaggle', 'write_csv', 'png_size', 'hidden', 'run_cli', 'folder_state', 'kaggle_kernel']
 
 # %% ../nbs/99_test_utils.ipynb #6bb7a105
 class _FakeHandler(BaseHTTPRequestHandler):
@@ -173,3 +173,53 @@ def run_cli(*args) -> tuple:
         try: main([str(a) for a in args])
         except SystemExit as ex: code = ex.code
     return code,o.getvalue(),e.getvalue()
+
+# %% ../nbs/99_test_utils.ipynb #37d6fedb
+import numpy as np
+
+def folder_state(folder) -> dict:
+    "{relative path: (size, mtime_ns)} of every file and folder under `folder`, hidden ones included."
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): (p.stat().st_size if p.is_file() else None, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob('*'))}
+
+def _chmod_tree(top, file_mode, dir_mode):
+    for p in [Path(top), *Path(top).rglob('*')]: p.chmod(dir_mode if p.is_dir() else file_mode)
+
+def _random_digits(dest, n_train, n_test, seed=0):
+    "A small train.csv (labels 0-9 in turn) and test.csv of random pixels in `dest`."
+    rng = np.random.default_rng(seed)
+    write_csv(dest/'train.csv', [[i%10, *rng.integers(0, 256, 784)] for i in range(n_train)])
+    write_csv(dest/'test.csv', [list(rng.integers(0, 256, 784)) for _ in range(n_test)], labelled=False)
+
+@contextmanager
+def kaggle_kernel(*folders, # Folders under kaggle/input that get the digits, e.g. 'digit-recognizer'
+                  files:dict=None, # More files under kaggle/input: {relative path: str or bytes}
+                  data=None, # A folder whose train.csv and test.csv to copy; default random digits
+                  n_train:int=20, # Rows of the random train.csv
+                  n_test:int=10, # Rows of the random test.csv
+                  run_type:str='Interactive', # KAGGLE_KERNEL_RUN_TYPE, as Kaggle sets it ('Interactive' or 'Batch')
+                  read_only:bool=True, # Make kaggle/input read-only, as Kaggle mounts it
+                 ):
+    "A simulated Kaggle Notebook: a temp folder standing for `/` with kaggle/input and kaggle/working, and Kaggle's environment."
+    root = Path(tempfile.mkdtemp(prefix='kaggle-root-'))
+    inp = root/'kaggle'/'input'
+    inp.mkdir(parents=True); (root/'kaggle'/'working').mkdir()
+    for f in folders:
+        (inp/f).mkdir(parents=True)
+        if data is None: _random_digits(inp/f, n_train, n_test)
+        else:
+            for name in ('train.csv', 'test.csv'): shutil.copy(Path(data)/name, inp/f/name)
+    for name,content in (files or {}).items():
+        (inp/name).parent.mkdir(parents=True, exist_ok=True)
+        (inp/name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    env = {k: os.environ.get(k) for k in ('KAGGLE_KERNEL_RUN_TYPE', 'DIGIT_CLASSIFIER_KAGGLE_ROOT')}
+    os.environ.update(KAGGLE_KERNEL_RUN_TYPE=run_type, DIGIT_CLASSIFIER_KAGGLE_ROOT=str(root))
+    if read_only: _chmod_tree(inp, 0o444, 0o555)
+    try: yield root
+    finally:
+        for k,v in env.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+        _chmod_tree(inp, 0o644, 0o755)
+        shutil.rmtree(root, ignore_errors=True)
