@@ -22,7 +22,8 @@ from digit_classifier.data import get_digits
 from digit_classifier.digits import read_digits, Digits
 from digit_classifier.dataloaders import digits_dls
 from digit_classifier.scratch import simple_net, mnist_loss, batch_accuracy
-from digit_classifier.models import arch_dls, arch_recipe as recipe
+from digit_classifier.models import arch_recipe as recipe
+from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner, DigitsLearner
 from digit_classifier.submission import predict_probs
 from digit_classifier.precision import cpu_features, resolve_device, resolve_precision
@@ -212,6 +213,7 @@ def main():
     p.add_argument('--predict-only', action='store_true', help='only the rows for labelling 28,000 digits (an untrained-size CNN, trained 2 epochs)')
     p.add_argument('--device', default='cpu', help="where the library's recipes and predictions run: cpu (default), cuda or auto")
     p.add_argument('--mnist', help="folder with MNIST's idx files: adds the default run on 7,000 MNIST digits")
+    p.add_argument('--sample-only', action='store_true', help='skip the Kaggle-sized (42,000-row) rows, which take about 10 minutes on 2 cores')
     a = p.parse_args()
     warnings.filterwarnings('ignore', message='Default grid_sample and affine_grid behavior')  # fastai's augmentation, harmless
     global DEVICE
@@ -221,7 +223,7 @@ def main():
     train, test = read_digits(path/'train.csv', labelled=True), read_digits(path/'test.csv', labelled=False)
     import pandas as pd
     test.labels = torch.tensor(pd.read_csv(path/'solution.csv').Label.values)
-    big_train, big_test = kaggle_sized(train, test)
+    big_train, big_test = (None, None) if a.sample_only or a.predict_only else kaggle_sized(train, test)
     post_epochs = 3 if a.quick else 60
     loader_epochs = 2 if a.quick else 5
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'unknown'
@@ -233,7 +235,8 @@ def main():
         with learn.no_bar(), learn.no_logging(): learn.fit_recipe(1 if a.quick else 2)
         return predict_rows(learn, test, a.quick)
     if a.mnist: mnist_rows(a.mnist, 3 if a.quick else 60, a.quick)
-    for name, d, t in (('sample 4,000', train, test), ('Kaggle-sized 42,000', big_train, big_test)):
+    sets = (('sample 4,000', train, test),) + (() if a.sample_only else (('Kaggle-sized 42,000', big_train, big_test),))
+    for name, d, t in sets:
         secs, acc = post_flow(d, loader_epochs); report(name, '(a) post: list(zip) + DataLoader + Learner.fit', secs/loader_epochs, loader_epochs, secs, acc, 'simple_net, SGD lr 0.1', device='cpu')
         secs, acc = lib_loader(d, loader_epochs); report(name, '(b) digits_dls + Learner.fit', secs/loader_epochs, loader_epochs, secs, acc, "same model, optimiser, lr; fastai's Learner", device='cpu')
         secs, acc = lib_loader(d, loader_epochs, learner=DigitsLearner); report(name, '(b) digits_dls + DigitsLearner.fit', secs/loader_epochs, loader_epochs, secs, acc, "the same with digits_learner's Learner", device='cpu')

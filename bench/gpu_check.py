@@ -23,7 +23,7 @@ from digit_classifier.core import DigitsError
 from digit_classifier.precision import cpu_features, fast_bf16, resolve_device, resolve_precision
 from digit_classifier.data import get_digits
 from digit_classifier.digits import Digits, read_digits
-from digit_classifier.models import arch_dls
+from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
 import fastai  # after digit_classifier, which quiets fastai's torch.jit warning

@@ -12,7 +12,8 @@ import argparse, gzip, time
 from pathlib import Path
 import numpy as np, torch
 from digit_classifier.digits import Digits
-from digit_classifier.models import arch_dls, arch_recipe as recipe
+from digit_classifier.models import arch_recipe as recipe
+from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
 from digit_classifier.precision import cpu_features, resolve_device, resolve_precision

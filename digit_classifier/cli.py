@@ -12,8 +12,8 @@ import digit_classifier
 from .core import DigitsError, Interrupted
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'positive_float', 'fraction', 'seed_int', 'parser',
-           'main']
+__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'epochs_int', 'positive_float', 'fraction',
+           'seed_int', 'parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #9460344a
 def _number(s, kind, what):
@@ -26,6 +26,12 @@ def positive_int(s):
     "An `argparse` type: an integer of at least 1."
     v = _number(s, int, 'an integer')
     if v < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+def epochs_int(s):
+    "An `argparse` type: a number of epochs, 1..10,000 (more would run for days)."
+    v = positive_int(s)
+    if v > 10_000: raise argparse.ArgumentTypeError(f"must be at most 10000, got {v}")
     return v
 
 def positive_float(s):
@@ -98,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
              'Train a model on train.csv and write a submission for test.csv, with the model, its history and pictures.')
     r.add_argument('--data', help='folder with train.csv and test.csv (default: a Kaggle Notebook\'s input, else Kaggle\'s data with credentials, else the sample)')
     r.add_argument('--arch', default='cnn', choices=ARCH_NAMES, help='model architecture (default: cnn)')
-    r.add_argument('--epochs', type=positive_int, help="epochs (default: the arch's recipe)")
+    r.add_argument('--epochs', type=epochs_int, help="epochs (default: the arch's recipe)")
     r.add_argument('--lr', type=positive_float, help="learning rate (default: the arch's recipe)")
     r.add_argument('--bs', type=positive_int, help="batch size (default: the arch's recipe)")
     r.add_argument('--seed', type=seed_int, default=42, help='random seed for the split, initialisation and augmentation, 0..2**32-1 (default: 42)')
@@ -176,7 +182,7 @@ def main(argv=None):
         try:
             with warnings.catch_warnings(record=True) as ws:
                 _dispatch(**vars(parser().parse_args(argv)))
-            for m in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in ws): print(f"warning: {m}", file=sys.stderr)
+            for m in dict.fromkeys(str(w.message) for w in ws): print(f"warning: {m}", file=sys.stderr)
         except DigitsError as e: code,msg = 1,str(e)
         except KeyboardInterrupt as e: code,msg = 143 if term else 130,str(e) if isinstance(e, Interrupted) else 'interrupted'
         except BrokenPipeError:  # the reader of stdout went away (`| head`): say so on stderr, write nothing more to stdout

@@ -90,7 +90,7 @@ def digit_tfms(max_rotate:float=10., # Maximum rotation, in degrees
     "Batch augmentation for digits: small random rotation, zoom and shift, as one fastai `AffineCoordTfm`."
     return [AffineCoordTfm(aff_fs=[partial(rotate_mat, max_deg=max_rotate, p=p),
                                    partial(zoom_mat, min_zoom=min_zoom, max_zoom=max_zoom, p=p),
-                                   partial(shift_mat, max_px=max_shift, p=p)], pad_mode=PadMode.Zeros)]
+                                   partial(shift_mat, max_px=max_shift, p=p)], pad_mode=PadMode.Zeros, align_corners=False)]  # torch's default, said aloud so it does not warn
 
 # %% ../nbs/04_dataloaders.ipynb #8f72b9d8
 class DigitsDataLoaders(DataLoaders):

@@ -36,8 +36,9 @@ class FiniteLoss(Callback):
     def before_fit(self): self.problem = None
     def after_epoch(self):
         for name,v in zip(self.recorder.metric_names, self.recorder.log):
-            if name.endswith('loss') and isinstance(v, float) and not math.isfinite(v):
-                self.problem = f"training diverged: {name} is {v} after epoch {self.epoch+1} of {self.n_epoch}; try a lower learning rate (--lr)"
+            # a cross-entropy starts near log(10) = 2.3: one above 1e4 has diverged as surely as a NaN
+            if name.endswith('loss') and isinstance(v, float) and not (math.isfinite(v) and v < 1e4):
+                self.problem = f"training diverged: {name} is {v:.3g} after epoch {self.epoch+1} of {self.n_epoch}; try a lower learning rate (--lr)"
                 raise CancelFitException()
 
 # %% ../nbs/13_jobs.ipynb #628fc53e
@@ -69,9 +70,13 @@ def _fit(learn, epochs, lr, full=False):
     "Fit with the recipe: plain lines instead of progress bars off a terminal; a `DigitsError` if the loss diverges."
     check = FiniteLoss()
     cbs = [check] + ([NoValidation()] if full else [])
-    if getattr(sys.stdout, 'isatty', lambda: False)(): learn.fit_recipe(epochs, lr, cbs=cbs)
-    else:
-        with learn.no_bar(): learn.fit_recipe(epochs, lr, cbs=cbs+[EpochLog()])
+    try:
+        if getattr(sys.stdout, 'isatty', lambda: False)(): learn.fit_recipe(epochs, lr, cbs=cbs)
+        else:
+            with learn.no_bar(): learn.fit_recipe(epochs, lr, cbs=cbs+[EpochLog()])
+    except RuntimeError as e:  # an absurd learning rate overflows the optimiser's float arithmetic before any loss is logged
+        if 'overflow' not in str(e): raise
+        raise DigitsError(f"training diverged: the learning rate {learn.opt.hypers[0]['lr']:.3g} overflows the optimiser's arithmetic; try a lower learning rate (--lr)") from None
     if check.problem: raise DigitsError(check.problem)
 
 def train_one(train:Digits, # Labelled digits
@@ -198,14 +203,20 @@ def run_job(data=None, # Folder with train.csv/test.csv; default: a Kaggle Noteb
         secs = round(time.time()-t0, 1)
         print(f"validation accuracy: {acc:.4f}{f' ({src})' if src else ''}  ({secs} s, {dev.type}, {shown.precision})")
     models = [out/f'{n}.pth' for n in _names(ensemble)]
+    try: res = _report(out, models, o, res)
+    except KeyboardInterrupt: raise Interrupted(f"interrupted: {out} holds the new outputs, complete") from None
+    return dict(arch=arch, valid_accuracy=acc, seconds=secs, submission=str(out/'submission.csv'), model=str(models[0]),
+                models=list(map(str, models)), device=dev.type, precision=shown.precision, **{k:v for k,v in res.items() if k != 'plots'})
+
+def _report(out, models, o, res):
+    "Say what a finished run wrote, and its score where the test labels are known."
     print(f"wrote {out/'submission.csv'}, {', '.join(m.name for m in models)} (+ .json), "
           f"{', '.join(n for n in o.names if n.startswith('history'))}, {', '.join(res['plots'])}"
           + (f"; removed the previous run's {', '.join(o.gone)}" if o.gone else ''))
     if 'test_accuracy' in res:
         res['test_accuracy'],against = res['test_accuracy']
         print(f"submission accuracy against {against}: {res['test_accuracy']:.4f}")
-    return dict(arch=arch, valid_accuracy=acc, seconds=secs, submission=str(out/'submission.csv'), model=str(models[0]),
-                models=list(map(str, models)), device=dev.type, precision=shown.precision, **{k:v for k,v in res.items() if k != 'plots'})
+    return res
 
 # %% ../nbs/13_jobs.ipynb #297c7790
 def _refuse_inputs(out, inputs:dict):
@@ -227,6 +238,7 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
                ) -> Path:
     "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
     out,models = Path(out),L(models).map(Path)
+    if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
     _refuse_inputs(out, {test: 'the test file', **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
     dev = resolve_device(device)
@@ -242,4 +254,7 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
         raise Interrupted(f"interrupted: {out} " + ('holds the new submission, complete' if now != before else
                                                    'is unchanged' if now else 'was not written')) from None
     print(f"wrote {out} ({len(t):,} rows; {dev.type}, precision {prec})")
+    sol = Path(test).parent/'solution.csv'
+    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((probs.argmax(1) == t.labels).float().mean()):.4f}")
+    elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
     return out

@@ -18,11 +18,12 @@ with quiet_import():
     from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
     from fastai.metrics import accuracy
 from .digits import as_digits
+from .dataloaders import *
 from .models import *
 from .precision import *
 
 # %% auto #0
-__all__ = ['DigitsLearner', 'digits_learner']
+__all__ = ['DigitsLearner', 'arch_dls', 'digits_learner']
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
@@ -39,8 +40,7 @@ class DigitsLearner(Learner):
         epochs,lr = ifnone(epochs, r.get('epochs', 10)),ifnone(lr, r.get('lr', 1e-2))
         if epochs < 1: raise DigitsError(f"epochs must be at least 1, got {epochs}")
         if not 0 < lr < float('inf'): raise DigitsError(f"learning rate must be a positive number, got {lr}")
-        (self.fit if r.get('sched')=='fit' else self.fit_one_cycle)(epochs, lr, **kwargs)
-        return self
+        (self.fit if r.get('sched')=='fit' else self.fit_one_cycle)(epochs, lr, **kwargs)  # returns None, like fastai's fit
 
     def __call__(self, event_name):
         for e in (event_name if is_listy(event_name) else [event_name]): self._call_one(e)
@@ -71,6 +71,18 @@ def export(self:DigitsLearner, fname='export.pkl', **kwargs):
     "Refuse to pickle: a `DigitsError` naming the safe call, `save_model(learn, 'model.pth')`."
     raise DigitsError(f"{fname}: learn.export() pickles the Learner, and loading a pickle can run any code; save weights and a JSON "
                       f"description with save_model(learn, 'model.pth') (digit_classifier.modelfile), reload with load_predictor")
+
+# %% ../nbs/08_learner.ipynb #cdb7efae
+@delegates(digits_dls)
+def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
+             arch:str='cnn', # A key of `ARCHS`
+             bs:int=None, # Batch size; default from the recipe
+             valid_pct:float=None, # Validation fraction; default from the recipe
+             **kwargs):
+    "`digits_dls` laid out, split and augmented for `arch`."
+    r = arch_recipe(arch)
+    return digits_dls(data, bs=bs or r['bs'], valid_pct=valid_pct or r['valid_pct'], flat=r['flat'],
+                      batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
 
 # %% ../nbs/08_learner.ipynb #0c7163d8
 def _arch_name(arch): return arch if isinstance(arch, str) else getattr(arch, '__name__', type(arch).__name__)

@@ -92,6 +92,9 @@ def load_model(fname, # A .pth saved by `save_model`
         raise DigitsError(f"{fname}: not a weights file (holds a {type(state).__name__}, not a state_dict)")
     if k := _non_finite(state): raise DigitsError(f"{fname}: weights contain NaN or infinite values (in {k!r})")
     model = arch_recipe(arch)['model'](n_out=meta['n_out'])
+    want = model.state_dict()
+    if k := next((k for k,v in state.items() if k in want and v.dtype != want[k].dtype), None):  # load_state_dict would cast silently
+        raise DigitsError(f"{fname}: weights {k!r} are {str(state[k].dtype)[6:]}, expected {str(want[k].dtype)[6:]}")
     try: model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError):
         n = _n_out(arch, state)

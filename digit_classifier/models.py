@@ -11,11 +11,10 @@ from torch import nn
 from fastcore.all import *
 from .core import *
 with quiet_import(): from fastai.layers import ConvLayer, ResBlock, Flatten
-from .dataloaders import *
 from .scratch import simple_net
 
 # %% auto #0
-__all__ = ['ARCHS', 'ToImage', 'linear_model', 'digits_cnn', 'digits_resnet', 'arch_recipe', 'arch_dls']
+__all__ = ['ARCHS', 'ToImage', 'linear_model', 'digits_cnn', 'digits_resnet', 'arch_recipe']
 
 # %% ../nbs/06_models.ipynb #44a36d6c
 class ToImage(nn.Module):
@@ -61,15 +60,3 @@ def arch_recipe(arch:str) -> dict:
     "The training recipe of `arch`, or a clear error naming the known architectures."
     if arch not in ARCHS: raise DigitsError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
     return ARCHS[arch]
-
-# %% ../nbs/06_models.ipynb #5ee901b7
-@delegates(digits_dls)
-def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
-             arch:str='cnn', # A key of `ARCHS`
-             bs:int=None, # Batch size; default from the recipe
-             valid_pct:float=None, # Validation fraction; default from the recipe
-             **kwargs):
-    "`digits_dls` laid out, split and augmented for `arch`."
-    r = arch_recipe(arch)
-    return digits_dls(data, bs=bs or r['bs'], valid_pct=valid_pct or r['valid_pct'], flat=r['flat'],
-                      batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
