@@ -219,7 +219,7 @@ def _one_digit(x) -> torch.Tensor:
     if isinstance(x, (str, Path)) and Path(x).suffix.lower() not in ('.csv', '.gz', '.zip'): x = Image.fromarray(_as_array(x))
     if isinstance(x, Image.Image): big = x.size != (IMG, IMG)
     else:
-        x = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+        x = torch.as_tensor(np.array(x)) if not isinstance(x, torch.Tensor) else x  # a copy: arrays may be read-only
         big = x.ndim in (2, 3) and x.shape[-1] != N_PIX and tuple(x.shape[-2:]) != (IMG, IMG)  # an (h,w) or (h,w,c) picture
     if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
     d = as_digits(x)

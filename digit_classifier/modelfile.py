@@ -86,7 +86,9 @@ def load_model(fname, # A .pth saved by `save_model`
     if arch not in ARCHS: raise DigitsError(f"{js}: unknown architecture {arch!r} (saved by digit_classifier {meta.get('version', '?')}); "
                                             f"this version knows {', '.join(ARCHS)}")
     if len(set(meta['vocab'])) != len(meta['vocab']): raise DigitsError(f"{js}: field 'vocab' repeats a label")
-    try: state = torch.load(fname, map_location='cpu', weights_only=True)
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing them; our one line says it
+            warnings.simplefilter('ignore'); state = torch.load(fname, map_location='cpu', weights_only=True)
     except Exception as e: raise DigitsError(f"{fname}: not a weights file ({type(e).__name__})") from None
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
         raise DigitsError(f"{fname}: not a weights file (holds a {type(state).__name__}, not a state_dict)")
