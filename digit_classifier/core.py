@@ -141,6 +141,7 @@ def _recover(self:OutputSet):
 
 @patch
 def __enter__(self:OutputSet):
+    self.created = not self.out.exists()  # a folder made for a run that then fails is removed again
     try: self.out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise DigitsError(f"{self.out}: cannot create output folder ({e.strerror})") from None
     self._lock()
@@ -188,6 +189,9 @@ def __exit__(self:OutputSet, typ, exc, tb):
             try: _install(self.out/f'{_COMMIT}{os.getpid()}', self.out); self.installed = True
             except OSError: pass
     finally: self._unlock()
+    if self.created and not self.committed:
+        try: self.out.rmdir()  # only if empty
+        except OSError: pass
     if isinstance(exc, KeyboardInterrupt): raise Interrupted(f"interrupted: {self.out} holds {self.holds}") from None
     if full or isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or own is not None):
         why = 'No space left on device' if full else exc.strerror or exc
