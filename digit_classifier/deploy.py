@@ -10,7 +10,7 @@ import importlib, json, os, warnings
 import numpy as np, torch
 from fastcore.all import *
 from .core import *
-from .digits import as_digits
+from .digits import as_digits, grey_ink
 from .modelfile import load_model
 from .submission import predict_probs
 
@@ -119,9 +119,7 @@ def _image_ink(a):
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[-1] in (2, 4) and (a[..., -1] < 255).any():  # with alpha: transparent is paper, opaque dark is ink
         return a[..., -1].astype(np.float32) * (255 - _grey(a)) / 255
-    g = _grey(a)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    return 255 - g if np.median(border) > 127 else g
+    return grey_ink(_grey(a))
 
 def _layer_ink(a):
     "Ink of a drawn layer: its alpha channel when it has one."

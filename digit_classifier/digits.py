@@ -14,7 +14,7 @@ from fastcore.all import *
 from .core import *
 
 # %% auto #0
-__all__ = ['Digits', 'cache_dir', 'read_digits', 'as_digits']
+__all__ = ['Digits', 'cache_dir', 'read_digits', 'grey_ink', 'as_digits']
 
 # %% ../nbs/01_digits.ipynb #2e652cdb
 class _Rows:
@@ -268,6 +268,10 @@ _IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.t
 
 def _border(a): return np.concatenate([a[0], a[-1], a[:,0], a[:,-1]])
 
+def grey_ink(g:np.ndarray) -> np.ndarray:
+    "Ink of grey levels `g` (h,w), bright on dark as in MNIST: inverted when the paper (the border) is light."
+    return 255 - g if np.median(_border(g)) > 127 else g
+
 def _picture(img:Image.Image, src) -> torch.Tensor:
     "uint8 pixels (1,784) of one 28x28 picture, ink bright on dark as in MNIST."
     if img.size != (IMG, IMG):
@@ -277,7 +281,7 @@ def _picture(img:Image.Image, src) -> torch.Tensor:
         a = np.asarray(img.getchannel('A'))
         if np.median(_border(a)) < 128: return torch.tensor(a).reshape(1, N_PIX)  # transparent paper: opaque strokes are ink
     g = np.asarray(img.convert('L'))
-    return torch.tensor(255 - g if np.median(_border(g)) > 127 else g).reshape(1, N_PIX)  # light paper: dark ink
+    return torch.tensor(grey_ink(g)).reshape(1, N_PIX)
 
 def _image_file(fname) -> Digits:
     fname = Path(fname)
