@@ -3,7 +3,8 @@
     python bench/bench.py                  # the full table (about 10 minutes on 2 cores)
     python bench/bench.py --quick          # fewer epochs, for a smoke test
     python bench/bench.py --predict-only   # only the rows for labelling 28,000 digits (a minute)
-    python bench/bench.py --mnist DIR      # also the default `digit-classifier run` on 7,000 MNIST digits vs the post
+    python bench/bench.py --mnist DIR      # also the default `digit-classifier run` on 7,000 MNIST digits vs the post,
+                                           # and `digit-classifier predict` on a 28,000-row test.csv
 
 Prints one markdown table; every row says where it ran (device), in which precision, and on which CPU (model name,
 AMX, AVX-512 BF16), and the header gives torch's version, its threads and the load average, since other work on the
@@ -197,15 +198,33 @@ def mnist_rows(mnist, post_epochs, quick=False):
     train.to_csv(d/'train.csv', index=False); pd.DataFrame(xte, columns=cols).to_csv(d/'test.csv', index=False)
     pd.DataFrame({'ImageId': np.arange(1, len(yte)+1), 'Label': yte}).to_csv(d/'solution.csv', index=False)
     tr = Digits(torch.from_numpy(xtr[idx].copy()), torch.from_numpy(ytr[idx].astype(np.int64)))
+    env = {**os.environ, 'DIGIT_CLASSIFIER_CACHE': tempfile.mkdtemp()}  # a first run: no parsed CSV cached
+    t = time.time(); res = subprocess.run([sys.executable, str(Path(__file__).parent/'post_flow.py'), str(d), str(d.parent)], capture_output=True, text=True, env=env)
+    post_wall = time.time() - t
+    if res.returncode: print(f"(post flow failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]})"); return
+    post_acc = float((pd.read_csv(d.parent/'submission.csv').Label.to_numpy() == yte).mean())
+    report('MNIST 7,000', "the post's whole flow, wall (the yardstick)", None, 60, post_wall, post_acc,
+           "bench/post_flow.py: python start, pandas CSVs, simple_net 60 epochs, submission; test accuracy on MNIST's 10,000", device='cpu')
     secs, acc = post_flow(tr, post_epochs)
-    report('MNIST 7,000', f'post flow, {post_epochs} epochs (the yardstick)', secs/post_epochs, post_epochs, secs, acc, 'simple_net, SGD lr 0.1; valid accuracy', device='cpu')
-    cmd = [sys.executable, '-c', 'import sys; from digit_classifier.cli import main; sys.exit(main())', 'run', '--data', str(d), '--out', str(d/'out'), '--device', DEVICE] + (['--epochs', '2'] if quick else [])
-    t = time.time(); res = subprocess.run(cmd, capture_output=True, text=True); wall = time.time() - t
+    report('MNIST 7,000', f"the post's Learner.fit alone, {post_epochs} epochs", secs/post_epochs, post_epochs, secs, acc, 'simple_net, SGD lr 0.1; valid accuracy', device='cpu')
+    cmd = [sys.executable, '-c', 'import sys; from digit_classifier.cli import main; sys.exit(main())']
+    t = time.time(); res = subprocess.run(cmd + ['run', '--data', str(d), '--out', str(d/'out'), '--device', DEVICE] + (['--epochs', '2'] if quick else []),
+                                          capture_output=True, text=True, env=env); wall = time.time() - t
     if res.returncode: print(f"(run failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]})"); return
-    sub = pd.read_csv(d/'out'/'submission.csv')
-    acc = float((sub.Label.to_numpy() == yte).mean())
+    acc = float((pd.read_csv(d/'out'/'submission.csv').Label.to_numpy() == yte).mean())
     report('MNIST 7,000', 'default `digit-classifier run` (cnn recipe), wall', None, None, wall, acc,
-           f"test accuracy on MNIST's 10,000; {wall/secs:.1f}x the post's time", 'auto', DEVICE)
+           f"test accuracy on MNIST's 10,000; {wall/post_wall:.1f}x the post's whole flow", 'auto', DEVICE)
+    # `digit-classifier predict` on a Kaggle-sized test.csv: MNIST's test digits tiled to 28,000 rows, parsed for the first time
+    t28 = d.parent/'test28k'; t28.mkdir()
+    pd.DataFrame(np.tile(xte, (3, 1))[:28_000], columns=cols).to_csv(t28/'test.csv', index=False)
+    walls = []
+    for i in range(3):
+        env = {**os.environ, 'DIGIT_CLASSIFIER_CACHE': tempfile.mkdtemp()}
+        t = time.time(); res = subprocess.run(cmd + ['predict', '--model', str(d/'out'/'model.pth'), '--test', str(t28/'test.csv'), '--out', str(t28/'submission.csv'), '--device', DEVICE],
+                                              capture_output=True, text=True, env=env); walls.append(time.time() - t)
+        if res.returncode: print(f"(predict failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]})"); return
+    report('28,000 test digits', '`digit-classifier predict` on a 28,000-row test.csv, wall', None, None, min(walls), None,
+           f"best of 3 ({', '.join(f'{w:.2f}' for w in walls)}); python start, imports, first parse of the CSV, model, labels, submission", 'auto', DEVICE)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -213,6 +232,7 @@ def main():
     p.add_argument('--predict-only', action='store_true', help='only the rows for labelling 28,000 digits (an untrained-size CNN, trained 2 epochs)')
     p.add_argument('--device', default='cpu', help="where the library's recipes and predictions run: cpu (default), cuda or auto")
     p.add_argument('--mnist', help="folder with MNIST's idx files: adds the default run on 7,000 MNIST digits")
+    p.add_argument('--mnist-only', action='store_true', help="with --mnist: only the MNIST rows and `digit-classifier predict` (about 2 minutes)")
     p.add_argument('--sample-only', action='store_true', help='skip the Kaggle-sized (42,000-row) rows, which take about 10 minutes on 2 cores')
     a = p.parse_args()
     warnings.filterwarnings('ignore', message='Default grid_sample and affine_grid behavior')  # fastai's augmentation, harmless
@@ -223,7 +243,7 @@ def main():
     train, test = read_digits(path/'train.csv', labelled=True), read_digits(path/'test.csv', labelled=False)
     import pandas as pd
     test.labels = torch.tensor(pd.read_csv(path/'solution.csv').Label.values)
-    big_train, big_test = (None, None) if a.sample_only or a.predict_only else kaggle_sized(train, test)
+    big_train, big_test = (None, None) if a.sample_only or a.predict_only or a.mnist_only else kaggle_sized(train, test)
     post_epochs = 3 if a.quick else 60
     loader_epochs = 2 if a.quick else 5
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'unknown'
@@ -235,6 +255,7 @@ def main():
         with learn.no_bar(), learn.no_logging(): learn.fit_recipe(1 if a.quick else 2)
         return predict_rows(learn, test, a.quick)
     if a.mnist: mnist_rows(a.mnist, 3 if a.quick else 60, a.quick)
+    if a.mnist_only: return
     sets = (('sample 4,000', train, test),) + (() if a.sample_only else (('Kaggle-sized 42,000', big_train, big_test),))
     for name, d, t in sets:
         secs, acc = post_flow(d, loader_epochs); report(name, '(a) post: list(zip) + DataLoader + Learner.fit', secs/loader_epochs, loader_epochs, secs, acc, 'simple_net, SGD lr 0.1', device='cpu')

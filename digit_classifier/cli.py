@@ -83,7 +83,7 @@ export='''example:
 demo='''example:
   digit-classifier demo --model digits-out/model.pth    then open http://127.0.0.1:7860''',
 submit='''examples:
-  digit-classifier submit digits-out/submission.csv -m "cnn, 20 epochs"''')
+  digit-classifier submit digits-out/submission.csv -m "cnn, 12 epochs"''')
 
 def _sub(sub, name, help, description):
     return sub.add_parser(name, help=help, description=description, epilog=_EXAMPLES[name],
@@ -156,7 +156,7 @@ def _dispatch(cmd, **a):
         from digit_classifier.data import get_digits
         print(get_digits(a['dest'], source=a['source']))
     elif cmd == 'predict':
-        from digit_classifier.jobs import predict_job
+        from digit_classifier.deploy import predict_job
         predict_job(**a)
     elif cmd == 'export':
         from digit_classifier.deploy import export_onnx

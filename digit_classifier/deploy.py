@@ -12,11 +12,13 @@ from fastcore.all import *
 from .core import *
 from .digits import as_digits, grey_ink
 from .modelfile import load_model
-from .submission import predict_probs
+from .digits import read_digits
+from .precision import resolve_device, resolve_precision
+from .submission import predict_probs, write_submission, check_submission, score_submission, _is_image_model
 
 # %% auto #0
 __all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch', 'predict_sketch',
-           'Predictor', 'load_predictor', 'demo_app', 'launch_demo']
+           'Predictor', 'load_predictor', 'predict_job', 'demo_app', 'launch_demo']
 
 # %% ../nbs/12_deploy.ipynb #b61e8339
 EXTRAS = {'onnx': 'onnx', 'onnxruntime': 'onnx', 'gradio': 'demo', 'gradio_client': 'demo'}
@@ -255,6 +257,58 @@ def load_predictor(fname, # A .pth from `save_model` or a .onnx from `export_onn
         om = OnnxModel(fname, threads)
         return Predictor(om, om.meta, fname)
     return Predictor(*load_model(fname, unsafe_pickle=unsafe_pickle), fname)
+
+# %% ../nbs/12_deploy.ipynb #297c7790
+def _finite_probs(probs, what):
+    "`probs`, or a clear error naming `what` gave them if they are not finite numbers."
+    if not torch.isfinite(probs).all(): raise DigitsError(f"{what}: predictions are not finite numbers (weights with NaN or inf?)")
+    return probs
+
+def _refuse_inputs(out, inputs:dict):
+    "A `DigitsError` if writing `out` would overwrite one of `inputs` ({path: what it is})."
+    for f,what in inputs.items():
+        if Path(out).resolve() == Path(f).resolve(): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
+
+def _precision_used(model, precision, dev):
+    "The precision `predict_probs` computes `model` in: onnxruntime in float32, 'auto' by `resolve_precision` for image models."
+    if not isinstance(model, torch.nn.Module): return 'fp32'
+    return resolve_precision('fp32' if precision == 'auto' and not _is_image_model(model) else precision, dev)
+
+def _stamp(f):
+    try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
+    except OSError: return None
+
+def predict_job(models:list, # Model files (.pth or .onnx); several make an ensemble
+                test, # Test CSV
+                out='submission.csv', # Submission to write
+                tta:bool=False, # Test-time augmentation
+                unsafe_pickle:bool=False, # Allow pickled fastai exports
+                device:str='auto', # 'auto', 'cpu' or 'cuda' (torch models)
+                precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32' (torch models)
+               ) -> Path:
+    "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
+    out,models = Path(out),L(models).map(Path)
+    if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
+    _refuse_inputs(out, {test: 'the test file', **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
+    if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
+    dev = resolve_device(device)
+    prec = precision if precision == 'auto' else resolve_precision(precision, dev)  # a precision this device cannot do fails now
+    ms = [load_predictor(f, unsafe_pickle=unsafe_pickle).model for f in models]
+    t = read_digits(test, labelled=False)
+    before = _stamp(out)
+    try:
+        probs = _finite_probs(predict_probs(ms, t.pixels, tta=tta, precision=prec, device=dev), ', '.join(map(str, models)))
+        check_submission(write_submission(probs.argmax(1), out), n_rows=len(t))
+    except KeyboardInterrupt:
+        now = _stamp(out)
+        raise Interrupted(f"interrupted: {out} " + ('holds the new submission, complete' if now != before else
+                                                   'is unchanged' if now else 'was not written')) from None
+    used = sorted({_precision_used(m, prec, dev) for m in ms})
+    print(f"wrote {out} ({len(t):,} rows; {dev.type}, {'/'.join(used)})")
+    sol = Path(test).parent/'solution.csv'
+    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((probs.argmax(1) == t.labels).float().mean()):.4f}")
+    elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
+    return out
 
 # %% ../nbs/12_deploy.ipynb #b8e1e222
 def demo_app(model_file, # A .pth from `save_model` or a .onnx from `export_onnx`

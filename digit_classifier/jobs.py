@@ -18,7 +18,7 @@ from .learner import *
 from .modelfile import *
 from .submission import *
 from .plots import save_plots, PLOTS
-from .deploy import load_predictor
+from .deploy import _finite_probs  # run and predict refuse non-finite predictions alike
 import torch
 with quiet_import():
     from fastai.torch_core import set_seed
@@ -27,7 +27,7 @@ with quiet_import():
     from fastai.learner import Recorder
 
 # %% auto #0
-__all__ = ['RUN_OUTPUTS', 'FiniteLoss', 'EpochLog', 'NoValidation', 'train_one', 'job_folders', 'run_job', 'predict_job']
+__all__ = ['RUN_OUTPUTS', 'FiniteLoss', 'EpochLog', 'NoValidation', 'train_one', 'job_folders', 'run_job']
 
 # %% ../nbs/13_jobs.ipynb #86b9afa8
 class FiniteLoss(Callback):
@@ -127,10 +127,6 @@ def _names(ensemble):
     "The model files' stems: model, or model-1..model-N for an ensemble."
     return ['model'] if ensemble == 1 else [f'model-{i+1}' for i in range(ensemble)]
 
-def _finite_probs(probs, what):
-    if not torch.isfinite(probs).all(): raise DigitsError(f"{what}: predictions are not finite numbers (weights with NaN or inf?)")
-    return probs
-
 def _accuracy(models, dls, precision) -> float:
     "Accuracy of `models` (averaged) on the validation set of `dls`."
     v = dls.valid_ds
@@ -217,44 +213,3 @@ def _report(out, models, o, res):
         res['test_accuracy'],against = res['test_accuracy']
         print(f"submission accuracy against {against}: {res['test_accuracy']:.4f}")
     return res
-
-# %% ../nbs/13_jobs.ipynb #297c7790
-def _refuse_inputs(out, inputs:dict):
-    "A `DigitsError` if writing `out` would overwrite one of `inputs` ({path: what it is})."
-    for f,what in inputs.items():
-        if Path(out).resolve() == Path(f).resolve(): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
-
-def _stamp(f):
-    try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
-    except OSError: return None
-
-def predict_job(models:list, # Model files (.pth or .onnx); several make an ensemble
-                test, # Test CSV
-                out='submission.csv', # Submission to write
-                tta:bool=False, # Test-time augmentation
-                unsafe_pickle:bool=False, # Allow pickled fastai exports
-                device:str='auto', # 'auto', 'cpu' or 'cuda' (torch models)
-                precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32' (torch models)
-               ) -> Path:
-    "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
-    out,models = Path(out),L(models).map(Path)
-    if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
-    _refuse_inputs(out, {test: 'the test file', **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
-    if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
-    dev = resolve_device(device)
-    prec = precision if precision == 'auto' else resolve_precision(precision, dev)  # a precision this device cannot do fails now
-    ms = [load_predictor(f, unsafe_pickle=unsafe_pickle).model for f in models]
-    t = read_digits(test, labelled=False)
-    before = _stamp(out)
-    try:
-        probs = _finite_probs(predict_probs(ms, t.pixels, tta=tta, precision=prec, device=dev), ', '.join(map(str, models)))
-        check_submission(write_submission(probs.argmax(1), out), n_rows=len(t))
-    except KeyboardInterrupt:
-        now = _stamp(out)
-        raise Interrupted(f"interrupted: {out} " + ('holds the new submission, complete' if now != before else
-                                                   'is unchanged' if now else 'was not written')) from None
-    print(f"wrote {out} ({len(t):,} rows; {dev.type}, precision {prec})")
-    sol = Path(test).parent/'solution.csv'
-    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((probs.argmax(1) == t.labels).float().mean()):.4f}")
-    elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
-    return out

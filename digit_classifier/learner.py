@@ -17,13 +17,15 @@ with quiet_import():
     from fastai.optimizer import SGD, Adam
     from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
     from fastai.metrics import accuracy
+    from fastai.callback.fp16 import MixedPrecision, AMPMode
+from torch.amp import autocast, GradScaler
 from .digits import as_digits
 from .dataloaders import *
 from .models import *
 from .precision import *
 
 # %% auto #0
-__all__ = ['DigitsLearner', 'arch_dls', 'digits_learner']
+__all__ = ['DigitsLearner', 'AutocastTraining', 'precision_callback', 'arch_dls', 'digits_learner']
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
@@ -71,6 +73,25 @@ def export(self:DigitsLearner, fname='export.pkl', **kwargs):
     "Refuse to pickle: a `DigitsError` naming the safe call, `save_model(learn, 'model.pth')`."
     raise DigitsError(f"{fname}: learn.export() pickles the Learner, and loading a pickle can run any code; save weights and a JSON "
                       f"description with save_model(learn, 'model.pth') (digit_classifier.modelfile), reload with load_predictor")
+
+# %% ../nbs/08_learner.ipynb #8bdb03b4
+class AutocastTraining(MixedPrecision):
+    "fastai's `MixedPrecision` on the model's device (fastai's assumes CUDA): 'bf16', or 'fp16' with a gradient scaler."
+    def before_fit(self):
+        dev = next(self.model.parameters()).device.type  # where the arithmetic happens, whatever the `DataLoaders` say
+        fp16 = self.amp_mode == AMPMode.FP16
+        self.kwargs['enabled'] = fp16  # bfloat16 has float32's range: no scaling
+        self.autocast = autocast(dev, dtype=torch.float16 if fp16 else torch.bfloat16)
+        self.learn.scaler,self.scales = GradScaler(dev, **self.kwargs),L()
+
+def precision_callback(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32', as `resolve_precision`
+                       device=None, # Where training runs (a device or its name); default 'auto'
+                      ):
+    "The training callback for `precision` on `device`: fastai's `MixedPrecision` for fp16 on CUDA, else `AutocastTraining`; None for fp32."
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    p = resolve_precision(precision, dev)
+    if p == 'fp32': return None
+    return MixedPrecision() if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p)
 
 # %% ../nbs/08_learner.ipynb #cdb7efae
 @delegates(digits_dls)

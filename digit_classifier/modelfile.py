@@ -10,7 +10,6 @@ import json, warnings
 import torch
 from fastcore.all import *
 from .core import *
-with quiet_import(): from fastai.learner import Learner
 from .models import *
 import digit_classifier
 
@@ -22,7 +21,7 @@ def _non_finite(state) -> str|None:
     "Name of the first floating-point tensor in `state` holding NaN or infinity, or None."
     return next((k for k,v in state.items() if torch.is_floating_point(v) and not torch.isfinite(v).all()), None)
 
-def save_model(learn:Learner, # A trained `digits_learner`
+def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
                fname, # Weights file, e.g. OUT/model.pth; the sidecar goes beside it as .json
                **settings, # Anything else worth recording (epochs, lr, seed, precision, ...)
               ) -> Path:
@@ -53,7 +52,7 @@ def _n_out(arch, state) -> int|None:
 
 def _load_pickle(fname):
     "The model and a description of the fastai `Learner` pickled in `fname`; runs any code in the file."
-    from fastai.learner import load_learner
+    with quiet_import(): from fastai.learner import Learner, load_learner  # only this unsafe path needs fastai's Learner: `predict` starts light
     warnings.warn(f"unpickling {fname}: only do this for files you trust")
     try:
         with warnings.catch_warnings():

@@ -10,11 +10,10 @@ import torch
 from torch import nn
 from fastcore.all import *
 from .core import *
-with quiet_import(): from fastai.layers import ConvLayer, ResBlock, Flatten
 from .scratch import simple_net
 
 # %% auto #0
-__all__ = ['ARCHS', 'ToImage', 'linear_model', 'digits_cnn', 'digits_resnet', 'arch_recipe']
+__all__ = ['ARCHS', 'ToImage', 'linear_model', 'conv_layer', 'digits_cnn', 'digits_resnet', 'arch_recipe']
 
 # %% ../nbs/06_models.ipynb #44a36d6c
 class ToImage(nn.Module):
@@ -23,7 +22,19 @@ class ToImage(nn.Module):
 
 def linear_model(n_out:int=10):
     "The chapter-4 linear model: one `nn.Linear` from 784 pixels."
-    return nn.Sequential(Flatten(), nn.Linear(N_PIX, n_out))
+    return nn.Sequential(nn.Flatten(), nn.Linear(N_PIX, n_out))
+
+# %% ../nbs/06_models.ipynb #2560d1b3
+def conv_layer(ni:int, # Input channels
+               nf:int, # Output channels
+               stride:int=1, # 2 halves the image
+              ) -> nn.Sequential:
+    "fastai's `ConvLayer(ni, nf, stride=stride)`: convolution, BatchNorm, ReLU, with fastai's init and layout, without importing fastai."
+    conv = nn.Conv2d(ni, nf, 3, stride, 1, bias=False)
+    nn.init.kaiming_uniform_(conv.weight)  # fastai's default init for a ReLU layer
+    bn = nn.BatchNorm2d(nf)
+    with torch.no_grad(): bn.bias.fill_(1e-3)  # fastai's `BatchNorm` starts its bias just above zero
+    return nn.Sequential(conv, bn, nn.ReLU())
 
 # %% ../nbs/06_models.ipynb #e68463fd
 def digits_cnn(n_out:int=10, # Classes
@@ -32,9 +43,9 @@ def digits_cnn(n_out:int=10, # Classes
     "A VGG-style BatchNorm CNN for 28x28 digits: two convolutions at 28 and 14 pixels, one at 7."
     a,b,c = widths
     return nn.Sequential(ToImage(),
-        ConvLayer(1, a), ConvLayer(a, a), nn.MaxPool2d(2),
-        ConvLayer(a, b), ConvLayer(b, b), nn.MaxPool2d(2),
-        ConvLayer(b, c), nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(c, n_out))
+        conv_layer(1, a), conv_layer(a, a), nn.MaxPool2d(2),
+        conv_layer(a, b), conv_layer(b, b), nn.MaxPool2d(2),
+        conv_layer(b, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_out))
 
 # %% ../nbs/06_models.ipynb #3af2266b
 def digits_resnet(n_out:int=10, # Classes
@@ -42,17 +53,18 @@ def digits_resnet(n_out:int=10, # Classes
                   layers:tuple=(1,1,1), # `ResBlock`s at 28, 14 and 7 pixels
                  ) -> nn.Sequential:
     "A small ResNet for 28x28 digits, built from fastai `ResBlock`s."
+    with quiet_import(): from fastai.layers import ResBlock  # imported here: the default CNN builds and loads without fastai
     chans = [widths[0]] + [w for w,n in zip(widths, layers) for _ in range(n)]
     strides = [2 if i and j == 0 else 1 for i,n in enumerate(layers) for j in range(n)]  # halve at each new width
-    return nn.Sequential(ToImage(), ConvLayer(1, widths[0]),
+    return nn.Sequential(ToImage(), conv_layer(1, widths[0]),
         *[ResBlock(1, ni, nf, stride=s) for ni,nf,s in zip(chans, chans[1:], strides)],
-        nn.AdaptiveAvgPool2d(1), Flatten(), nn.Linear(widths[-1], n_out))
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out))
 
 # %% ../nbs/06_models.ipynb #bcb21fd7
 ARCHS = {
     'linear':     dict(model=linear_model,  flat=True,  aug=False, opt='sgd',  sched='fit',       bs=256, epochs=10, lr=1.0,  wd=None, smooth=0.,  valid_pct=10/42),
     'simple_net': dict(model=simple_net,    flat=True,  aug=False, opt='adam', sched='one_cycle', bs=256, epochs=10, lr=1e-2, wd=None, smooth=0.,  valid_pct=10/42),
-    'cnn':        dict(model=digits_cnn,    flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
+    'cnn':        dict(model=digits_cnn,    flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=12, lr=3e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
     'resnet':     dict(model=digits_resnet, flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
 }
 

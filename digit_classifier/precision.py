@@ -9,13 +9,11 @@ from __future__ import annotations
 import functools, platform, time
 import torch
 from fastcore.all import *
-from torch.amp import autocast, GradScaler
+from torch.amp import autocast
 from .core import *
-with quiet_import(): from fastai.callback.fp16 import MixedPrecision, AMPMode
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'resolve_device', 'cpu_features', 'fast_bf16', 'resolve_precision', 'AutocastTraining',
-           'precision_callback']
+__all__ = ['PRECISIONS', 'resolve_device', 'cpu_features', 'fast_bf16', 'resolve_precision']
 
 # %% ../nbs/07_precision.ipynb #e8c3b1df
 def resolve_device(device='auto') -> torch.device:
@@ -98,22 +96,3 @@ def resolve_precision(precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32'
     if p == 'fp16' and device.type == 'cpu' and not _cpu_fp16():
         raise DigitsError(f"precision 'fp16': torch {torch.__version__} cannot autocast to float16 on the CPU; use bf16 or fp32")
     return p
-
-# %% ../nbs/07_precision.ipynb #8bdb03b4
-class AutocastTraining(MixedPrecision):
-    "fastai's `MixedPrecision` on the model's device (fastai's assumes CUDA): 'bf16', or 'fp16' with a gradient scaler."
-    def before_fit(self):
-        dev = next(self.model.parameters()).device.type  # where the arithmetic happens, whatever the `DataLoaders` say
-        fp16 = self.amp_mode == AMPMode.FP16
-        self.kwargs['enabled'] = fp16  # bfloat16 has float32's range: no scaling
-        self.autocast = autocast(dev, dtype=torch.float16 if fp16 else torch.bfloat16)
-        self.learn.scaler,self.scales = GradScaler(dev, **self.kwargs),L()
-
-def precision_callback(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32', as `resolve_precision`
-                       device=None, # Where training runs (a device or its name); default 'auto'
-                      ):
-    "The training callback for `precision` on `device`: fastai's `MixedPrecision` for fp16 on CUDA, else `AutocastTraining`; None for fp32."
-    dev = _device(device)
-    p = resolve_precision(precision, dev)
-    if p == 'fp32': return None
-    return MixedPrecision() if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p)
