@@ -113,7 +113,7 @@ def kaggle_paths(root=None, # Folder standing for `/`; default $DIGIT_CLASSIFIER
 # %% ../nbs/03_data.ipynb #3aba7bc4
 def data_path(name): 
     "Default folder for dataset `name`, beside fastai's own datasets (~/.fastai/data)."
-    from fastai.data.external import fastai_path
+    with quiet_import(): from fastai.data.external import fastai_path  # fastai's config.ini decides; imported only when needed
     return fastai_path('data')/name
 
 # %% ../nbs/03_data.ipynb #93362229
@@ -125,13 +125,16 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
     "Return a folder holding `train.csv` and `test.csv` in the Kaggle layout."
     if source not in ('auto','kaggle','sample'): raise DigitsError(f"unknown source {source!r}: use auto, kaggle or sample")
     if _holds_data(path): return Path(path)
-    if source == 'auto':
+    chosen = source == 'auto'
+    if chosen:
         if kp := kaggle_paths():  # the mounted data, read where it is: nothing is written under kaggle/input
             print(f"data: Kaggle Notebook, using the competition data in {kp[0]}")
             return kp[0]
         source = 'kaggle' if has_kaggle_credentials() else 'sample'
-        print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'}")
     path = Path(path) if path else data_path('digit-recognizer' if source=='kaggle' else 'digit-recognizer-sample')
+    if chosen:
+        where = f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path  # as a user would type it
+        print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'} in {where}")
     if _holds_data(path): return path
     if source == 'sample': return write_sample(path)
     path.mkdir(parents=True, exist_ok=True)
