@@ -14,7 +14,7 @@ from .digits import as_digits, grey_ink
 from .modelfile import load_model
 from .digits import read_digits
 from .precision import resolve_device, resolve_precision
-from .submission import predict_probs, write_submission, check_submission, score_submission, _is_image_model
+from .submission import predict_probs, write_submission, check_submission, score_submission, _precision_for
 
 # %% auto #0
 __all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch', 'predict_sketch',
@@ -269,11 +269,6 @@ def _refuse_inputs(out, inputs:dict):
     for f,what in inputs.items():
         if Path(out).resolve() == Path(f).resolve(): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
 
-def _precision_used(model, precision, dev):
-    "The precision `predict_probs` computes `model` in: onnxruntime in float32, 'auto' by `resolve_precision` for image models."
-    if not isinstance(model, torch.nn.Module): return 'fp32'
-    return resolve_precision('fp32' if precision == 'auto' and not _is_image_model(model) else precision, dev)
-
 def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
@@ -303,7 +298,7 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
         now = _stamp(out)
         raise Interrupted(f"interrupted: {out} " + ('holds the new submission, complete' if now != before else
                                                    'is unchanged' if now else 'was not written')) from None
-    used = sorted({_precision_used(m, prec, dev) for m in ms})
+    used = sorted({_precision_for(m, prec, dev) for m in ms})
     print(f"wrote {out} ({len(t):,} rows; {dev.type}, {'/'.join(used)})")
     sol = Path(test).parent/'solution.csv'
     if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((probs.argmax(1) == t.labels).float().mean()):.4f}")

@@ -25,6 +25,11 @@ def _shifts(x):
     z = F.pad(x, (1,1,1,1))
     return [x, z[...,:-2,1:-1], z[...,2:,1:-1], z[...,1:-1,:-2], z[...,1:-1,2:]]
 
+def _precision_for(model, precision, dev):
+    "The precision `predict_probs` runs `model` in: float32 for onnxruntime, and 'auto' means float32 for flat models."
+    if not isinstance(model, torch.nn.Module): return 'fp32'  # onnxruntime computes in float32 on the CPU
+    return resolve_precision('fp32' if precision == 'auto' and not _is_image_model(model) else precision, dev)
+
 def _is_image_model(model):
     "Whether `model` takes images underneath (its first layer is `ToImage`, or it says `flat=False`, like `OnnxModel`)."
     if isinstance(model, torch.nn.Sequential) and len(model): return isinstance(model[0], ToImage)
@@ -59,11 +64,9 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
     for m in models:
         if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
         is_torch,img = isinstance(m, torch.nn.Module),_is_image_model(m)
-        if is_torch:
-            dev = next(m.parameters()).device if device is None else resolve_device(device)
-            m = inference_model(m, dev)
-            p = resolve_precision('fp32' if precision == 'auto' and not img else precision, dev)
-        else: dev,p = torch.device('cpu'),'fp32'  # onnxruntime computes in float32 on the CPU
+        dev = (next(m.parameters()).device if device is None else resolve_device(device)) if is_torch else torch.device('cpu')
+        p = _precision_for(m, precision, dev)  # of the model as given: the traced copy below no longer shows `ToImage`
+        if is_torch: m = inference_model(m, dev)
         step = bs or (4096 if dev.type == 'cuda' else 256)
         px = pixels.to(dev)  # once, as uint8: no host round trip per batch
         out = [torch.zeros(0, len(VOCAB), device=dev)]
