@@ -12,8 +12,8 @@ from fnmatch import fnmatch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_write', 'Interrupted',
-           'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar', 'read_sidecar']
+__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_write', 'check_exists',
+           'Interrupted', 'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar', 'read_sidecar']
 
 # %% ../nbs/00_core.ipynb #c884350b
 N_PIX, IMG = 784, 28
@@ -39,6 +39,16 @@ def atomic_write(fname):
         os.replace(tmp, fname)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
+
+# %% ../nbs/00_core.ipynb #cc02d0d5
+def check_exists(fname, # A file or folder the user named
+                 missing:str=None, # The message when nothing is there; default "FNAME: file not found"
+                ) -> Path:
+    "`fname` as a `Path` if it exists, else a `DigitsError` saying it is missing or is a link to nothing."
+    fname = Path(fname)
+    if fname.exists(): return fname
+    if fname.is_symlink(): raise DigitsError(f"{fname}: a link to nothing (its target is missing, or the link points back at itself)")
+    raise DigitsError(ifnone(missing, f"{fname}: file not found"))
 
 # %% ../nbs/00_core.ipynb #4f176e7c
 class Interrupted(KeyboardInterrupt):
@@ -107,9 +117,9 @@ class OutputSet:
 
     def check(self, names):
         "Refuse outputs `names` (file names or globs in `out`) that would replace or remove one of the inputs."
-        out = self.out.resolve()
+        out = Path(os.path.realpath(self.out))  # realpath: `Path.resolve` raises on a link loop
         for i in self.inputs:
-            i = i.resolve()  # an input that is a link into `out` counts where it points
+            i = Path(os.path.realpath(i))  # an input that is a link into `out` counts where it points
             if i.parent == out and any(fnmatch(i.name, n) for n in names):
                 raise DigitsError(f"{self.out/i.name}: is an input of this run; writing the outputs here would overwrite it")
 
@@ -233,7 +243,7 @@ def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read
                 ) -> dict:
     "The validated description of model file `fname`, after checking that the file matches its hash."
     fname = Path(fname)
-    if not fname.is_file(): raise DigitsError(f"{fname}: file not found")
+    if not check_exists(fname).is_file(): raise DigitsError(f"{fname}: not a file")
     js = sidecar(fname)
     if not js.is_file(): raise DigitsError(f"{fname}: no {js.name} beside it (a model file comes with its .json description)")
     try: meta = json.loads(js.read_text())

@@ -117,6 +117,7 @@ def data_path(name):
     return fastai_path('data')/name
 
 # %% ../nbs/03_data.ipynb #93362229
+def _typed(path): return f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path  # as a user would type it
 def _holds_data(path): return path is not None and (Path(path)/'train.csv').is_file() and (Path(path)/'test.csv').is_file()
 
 def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-recognizer[-sample]
@@ -124,7 +125,10 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
               ) -> Path:
     "Return a folder holding `train.csv` and `test.csv` in the Kaggle layout."
     if source not in ('auto','kaggle','sample'): raise DigitsError(f"unknown source {source!r}: use auto, kaggle or sample")
-    if _holds_data(path): return Path(path)
+    if _holds_data(path):
+        if source != 'auto': print(f"data: {_typed(Path(path))} already holds train.csv and test.csv: kept them as they are "
+                                    f"(delete them first to {'write the sample' if source == 'sample' else 'download the Kaggle data'} afresh)")
+        return Path(path)
     chosen = source == 'auto'
     if chosen:
         if kp := kaggle_paths():  # the mounted data, read where it is: nothing is written under kaggle/input
@@ -133,8 +137,7 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
         source = 'kaggle' if has_kaggle_credentials() else 'sample'
     path = Path(path) if path else data_path('digit-recognizer' if source=='kaggle' else 'digit-recognizer-sample')
     if chosen:
-        where = f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path  # as a user would type it
-        print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'} in {where}")
+        print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'} in {_typed(path)}")
     if _holds_data(path): return path
     if source == 'sample': return write_sample(path)
     path.mkdir(parents=True, exist_ok=True)

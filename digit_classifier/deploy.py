@@ -267,7 +267,7 @@ def _finite_probs(probs, what):
 def _refuse_inputs(out, inputs:dict):
     "A `DigitsError` if writing `out` would overwrite one of `inputs` ({path: what it is})."
     for f,what in inputs.items():
-        if Path(out).resolve() == Path(f).resolve(): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
+        if os.path.realpath(out) == os.path.realpath(f): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
 
 def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns

@@ -109,7 +109,8 @@ def _data_lines(fname):
         for i,s in enumerate(io.TextIOWrapper(f, 'utf-8-sig', errors='replace'), 1):
             if i > 1 and s.strip(): yield i, s.rstrip('\n')
 
-def _n_values(text:str) -> int: return len(next(csv.reader([text], skipinitialspace=True), []))
+def _values(text:str) -> list: return next(csv.reader([text], skipinitialspace=True), [])
+def _n_values(text:str) -> int: return len(_values(text))
 
 def _length_error(fname, line, text, n_cols, last=False) -> DigitsError:
     n = _n_values(text)
@@ -126,9 +127,10 @@ def _row_error(df, arr, bad, long, r, fname, start, src, last) -> DigitsError:
         if long[r] or _n_values(text) != n_cols: return _length_error(fname, line, text, n_cols, last and r == len(df)-1)
         where = f"line {line}"
     c = int(bad[r].argmax())
+    said = (_values(text)+['']*c)[c].strip() if src is not None else ''  # what the file holds: pandas reads 'nan', 'NA', 'null' as missing
     where = f"{fname}: {where}, column {df.columns[c]!r}"
     raw = df.iat[r,c]
-    if pd.isna(raw): return DigitsError(f"{where}: missing value")
+    if pd.isna(raw): return DigitsError(f"{where}: {_q(said) + ' is not a number' if said else 'missing value'}")
     if np.isnan(arr[r,c]): return DigitsError(f"{where}: {_q(raw)} is not a number")
     what = 'labels must be integers 0..9' if df.columns[c] == 'label' else 'pixels must be integers 0..255'
     v = float(arr[r,c])
@@ -246,7 +248,7 @@ def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
     "Read and validate a Kaggle digits CSV."
     fname = Path(fname)
     if fname.is_dir(): raise DigitsError(f"{fname}: is a folder, expected a CSV file")
-    if not fname.exists(): raise DigitsError(f"{fname}: file not found")
+    check_exists(fname)
     try:
         sha = file_sha256(fname) if cache and fname.stat().st_size >= _CACHE_MIN else None
         if not (sha and (got := _read_cache(sha))):
@@ -285,7 +287,7 @@ def _picture(img:Image.Image, src) -> torch.Tensor:
 
 def _image_file(fname) -> Digits:
     fname = Path(fname)
-    if not fname.is_file(): raise DigitsError(f"{fname}: file not found")
+    if not check_exists(fname).is_file(): raise DigitsError(f"{fname}: not a file")
     try:
         with Image.open(fname) as img: return Digits(_picture(img, fname), fname=fname)
     except (OSError, ValueError, Image.DecompressionBombError) as e:

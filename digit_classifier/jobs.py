@@ -107,7 +107,7 @@ def _data_folder(data):
     data = Path(data)
     if not data.is_dir(): raise DigitsError(f"{data}: not a folder (expected a folder with train.csv and test.csv)")
     for f in ('train.csv', 'test.csv'):
-        if not (data/f).exists(): raise DigitsError(f"{data}: no {f} in this folder")
+        check_exists(data/f, f"{data}: no {f} in this folder")
     return data
 
 def job_folders(data=None, # Folder with train.csv/test.csv, or None

@@ -75,7 +75,7 @@ def load_model(fname, # A .pth saved by `save_model`
               ) -> tuple:
     "Load a model saved by `save_model` as `(model, meta)`, weights only, after checking the sidecar against the weights."
     fname = Path(fname)
-    if not fname.exists(): raise DigitsError(f"{fname}: file not found")
+    check_exists(fname)
     if fname.suffix == '.pkl':
         if not unsafe_pickle: raise DigitsError(f"{fname}: a pickled Learner can run arbitrary code when loaded; "
                                                 "use a .pth from `save_model`, or allow it explicitly (--unsafe-pickle)")

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/submission.html.md"""
 
 # %% ../nbs/10_submission.ipynb #8045a253
 from __future__ import annotations
-import copy
+import copy, warnings
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastcore.all import *
@@ -64,6 +64,7 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
     for m in models:
         if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
         is_torch,img = isinstance(m, torch.nn.Module),_is_image_model(m)
+        if tta and not img: warnings.warn("tta shifts images: a flat model (784 pixels in) is predicted without it")
         dev = (next(m.parameters()).device if device is None else resolve_device(device)) if is_torch else torch.device('cpu')
         p = _precision_for(m, precision, dev)  # of the model as given: the traced copy below no longer shows `ToImage`
         if is_torch: m = inference_model(m, dev)
@@ -94,7 +95,7 @@ def check_submission(fname, # A submission CSV
                     ) -> pd.DataFrame:
     "Read and validate a submission file; return it as a DataFrame."
     fname = Path(fname)
-    if not fname.exists(): raise DigitsError(f"{fname}: file not found")
+    check_exists(fname)
     try: df = pd.read_csv(fname, dtype=str, encoding='utf-8-sig', keep_default_na=False)
     except pd.errors.EmptyDataError: raise DigitsError(f"{fname}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e: raise DigitsError(f"{fname}: not a readable CSV ({str(e).splitlines()[0]})") from None
