@@ -13,7 +13,7 @@ from .core import *
 from .scratch import simple_net
 
 # %% auto #0
-__all__ = ['ARCHS', 'ToImage', 'linear_model', 'conv_layer', 'digits_cnn', 'digits_resnet', 'arch_recipe']
+__all__ = ['ARCHS', 'ToImage', 'linear_model', 'conv_layer', 'digits_cnn', 'digits_cnn_wide', 'digits_resnet', 'arch_recipe']
 
 # %% ../nbs/06_models.ipynb #44a36d6c
 class ToImage(nn.Module):
@@ -47,6 +47,12 @@ def digits_cnn(n_out:int=10, # Classes
         conv_layer(a, b), conv_layer(b, b), nn.MaxPool2d(2),
         conv_layer(b, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_out))
 
+# %% ../nbs/06_models.ipynb #ae8b2392
+def digits_cnn_wide(n_out:int=10, # Classes
+                   ) -> nn.Sequential:
+    "`digits_cnn` with channels (48, 96, 192): the leaderboard model."
+    return digits_cnn(n_out, widths=(48,96,192))
+
 # %% ../nbs/06_models.ipynb #3af2266b
 def digits_resnet(n_out:int=10, # Classes
                   widths:tuple=(32,64,128), # Channels at 28, 14 and 7 pixels
@@ -62,10 +68,11 @@ def digits_resnet(n_out:int=10, # Classes
 
 # %% ../nbs/06_models.ipynb #bcb21fd7
 ARCHS = {
-    'linear':     dict(model=linear_model,  flat=True,  aug=False, opt='sgd',  sched='fit',       bs=256, epochs=10, lr=1.0,  wd=None, smooth=0.,  valid_pct=10/42),
-    'simple_net': dict(model=simple_net,    flat=True,  aug=False, opt='adam', sched='one_cycle', bs=256, epochs=10, lr=1e-2, wd=None, smooth=0.,  valid_pct=10/42),
-    'cnn':        dict(model=digits_cnn,    flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=12, lr=3e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
-    'resnet':     dict(model=digits_resnet, flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
+    'linear':     dict(model=linear_model,    flat=True,  aug=False, opt='sgd',  sched='fit',       bs=256, epochs=10, lr=1.0,  wd=None, smooth=0.,  valid_pct=10/42),
+    'simple_net': dict(model=simple_net,      flat=True,  aug=False, opt='adam', sched='one_cycle', bs=256, epochs=10, lr=1e-2, wd=None, smooth=0.,  valid_pct=10/42),
+    'cnn':        dict(model=digits_cnn,      flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=12, lr=3e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
+    'cnn_wide':   dict(model=digits_cnn_wide, flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=3e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
+    'resnet':     dict(model=digits_resnet,   flat=False, aug=True,  opt='adam', sched='one_cycle', bs=128, epochs=20, lr=1e-2, wd=0.1,  smooth=0.1, valid_pct=0.05),
 }
 
 def arch_recipe(arch:str) -> dict:
