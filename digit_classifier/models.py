@@ -50,7 +50,7 @@ def digits_cnn(n_out:int=10, # Classes
 # %% ../nbs/06_models.ipynb #ae8b2392
 def digits_cnn_wide(n_out:int=10, # Classes
                    ) -> nn.Sequential:
-    "`digits_cnn` with channels (48, 96, 192): the leaderboard model."
+    "`digits_cnn` with channels (48, 96, 192): 2.2 times the parameters, an option for leaderboard ensembles."
     return digits_cnn(n_out, widths=(48,96,192))
 
 # %% ../nbs/06_models.ipynb #3af2266b
