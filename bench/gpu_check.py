@@ -144,7 +144,7 @@ def ensemble(dev, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--device', default='auto', help='auto (the GPU if there is one), cuda or cpu')
-    p.add_argument('--epochs', type=int, help="epochs per training (default: the cnn recipe's 20)")
+    p.add_argument('--epochs', type=int, help="epochs per training (default: the cnn recipe's)")
     p.add_argument('--mnist', help='folder with Kaggle-layout train.csv (42,000 rows), test.csv and solution.csv: runs (d)')
     p.add_argument('--ensemble', type=int, default=5, help='seeds to train in (d) (default: 5)')
     p.add_argument('--budget', type=float, default=300, help='seconds (d) may spend before it stops starting seeds (default: 300)')
