@@ -72,8 +72,8 @@ run='''examples:
   digit-classifier run --device cuda --precision fp16  on a GPU without fast bfloat16 (a Kaggle T4 or P100)
 
 --out holds the previous outputs or the new ones, never a mix: a run writes into a hidden staging folder and
-installs the whole set at the end. In a Kaggle Notebook, without --data and --out, it reads the mounted
-competition data and writes /kaggle/working/submission.csv.''',
+installs the whole set at the end. In a Kaggle Notebook it reads the mounted competition data unless --data
+names a folder, and writes /kaggle/working/submission.csv unless --out names a folder.''',
 download='''examples:
   digit-classifier download                            Kaggle's data with credentials, else the embedded sample
   digit-classifier download --source sample --dest DIR''',
@@ -94,8 +94,9 @@ def _sub(sub, name, help, description):
 def _compute_args(p, what):
     p.add_argument('--device', default='auto', choices=DEVICES, help=f'where to {what}: auto is a CUDA GPU if there is one, else the CPU (default: auto)')
     p.add_argument('--precision', default='auto', choices=PRECISIONS,
-                   help='arithmetic: auto is bf16 where the hardware does it fast, fp16 on other GPUs, fp32 elsewhere (default: auto); '
-                        'fp16 is for GPUs: a CPU emulates it, several times slower')
+                   help='arithmetic: auto is bf16 where the hardware does it fast, fp16 on other GPUs, fp32 elsewhere and for the '
+                        'chapter-4 models (default: auto); fp16 is for GPUs: a CPU emulates it, several times slower; '
+                        'ONNX models run in fp32')
 
 def parser() -> argparse.ArgumentParser:
     "The `digit-classifier` argument parser."
@@ -116,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--out', help='output folder (default: ./digits-out; /kaggle/working in a Kaggle Notebook)')
     _compute_args(r, 'train')
     r.add_argument('--ensemble', type=positive_int, default=1, metavar='N',
-                   help='train N models (seeds SEED..SEED+N-1) and average them; writes model-1.pth..model-N.pth (default: 1, model.pth)')
+                   help='train N models, 1..100 (seeds SEED..SEED+N-1), and average them; writes model-1.pth..model-N.pth (default: 1, model.pth)')
     r.add_argument('--full', action='store_true', help='after a validation run, train the final model(s) on every labelled row')
     d = _sub(sub, 'download', 'get the competition data, or write the embedded sample',
              'Get the Kaggle competition data (needs credentials), or write the embedded 5,000-digit MNIST sample.')

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b0b9089b
 from __future__ import annotations
-import errno, hashlib, json, os, shutil, signal, tempfile, threading, warnings
+import errno, hashlib, json, os, re, shutil, signal, tempfile, threading, warnings
 from contextlib import contextmanager
 from fnmatch import fnmatch
 from fastcore.all import *
@@ -97,30 +97,34 @@ def _install(d, out):
     shutil.rmtree(d)
 
 # %% ../nbs/00_core.ipynb #37016581
+def _matches(name, pattern) -> bool:
+    "Whether file `name` matches `pattern`: a glob, or a compiled regex (for what a glob cannot say, such as 'digits only')."
+    return bool(pattern.fullmatch(name)) if isinstance(pattern, re.Pattern) else fnmatch(name, pattern)
+
 class OutputSet:
     "Replace files in folder `out` as one set, all or nothing: stage them in a hidden folder, then commit and install."
     def __init__(self, out, # The output folder; created if missing
-                 replaces=(), # Globs of earlier outputs: matching files that the new set lacks go with the commit
+                 replaces=(), # Globs (or compiled regexes) of earlier outputs: matching files the new set lacks go with the commit
                  inputs=(), # Files the job reads: an output that would replace or remove one of them is refused
                 ):
         self.out,self.replaces,self.inputs = Path(out),tuple(replaces),[Path(i) for i in inputs]
         self.stage,self.names,self.gone,self.notes,self._fd = None,[],[],[],None
-        self.committed = self.installed = False
+        self.committed = self.installed = self.created = False
 
     def __truediv__(self, name): return self.stage/name  # where to write output `name`, inside the block
 
     @property
-    def holds(self) -> str:
-        "What the folder holds now, in words."
-        if not self.committed: return 'the previous outputs, unchanged'
-        return 'the new outputs, complete' if self.installed else 'the new outputs, partly installed (the next run into it completes them)'
+    def state(self) -> str:
+        "What became of the folder, in words: 'holds the previous outputs, unchanged', 'was not written', ..."
+        if not self.committed: return 'was not written' if self.created else 'holds the previous outputs, unchanged'
+        return 'holds the new outputs, ' + ('complete' if self.installed else 'partly installed (the next run into it completes them)')
 
     def check(self, names):
-        "Refuse outputs `names` (file names or globs in `out`) that would replace or remove one of the inputs."
+        "Refuse outputs `names` (file names, globs or regexes in `out`) that would replace or remove one of the inputs."
         out = Path(os.path.realpath(self.out))  # realpath: `Path.resolve` raises on a link loop
         for i in self.inputs:
             i = Path(os.path.realpath(i))  # an input that is a link into `out` counts where it points
-            if i.parent == out and any(fnmatch(i.name, n) for n in names):
+            if i.parent == out and any(_matches(i.name, n) for n in names):
                 raise DigitsError(f"{self.out/i.name}: is an input of this run; writing the outputs here would overwrite it")
 
 # %% ../nbs/00_core.ipynb #15f900c2
@@ -172,7 +176,7 @@ def commit(self:OutputSet):
     "Install the staged files as the folder's new set: one rename decides, and a killed install is finished later."
     out,stage = self.out,self.stage
     names = sorted(f.name for f in stage.iterdir() if not f.name.startswith('.'))  # dot files: temp files of writers
-    gone = sorted({f.name for g in self.replaces for f in out.glob(g) if f.is_file()} - set(names))
+    gone = sorted({f.name for f in out.iterdir() if f.is_file() and any(_matches(f.name, p) for p in self.replaces)} - set(names))
     self.check(names + gone)
     (stage/'.replaces').write_text('\n'.join(gone))
     for f in [*(stage/n for n in names), stage/'.replaces', stage]: _fsync(f)
@@ -202,10 +206,10 @@ def __exit__(self:OutputSet, typ, exc, tb):
     if self.created and not self.committed:
         try: self.out.rmdir()  # only if empty
         except OSError: pass
-    if isinstance(exc, KeyboardInterrupt): raise Interrupted(f"interrupted: {self.out} holds {self.holds}") from None
+    if isinstance(exc, KeyboardInterrupt): raise Interrupted(f"interrupted: {self.out} {self.state}") from None
     if full or isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or own is not None):
         why = 'No space left on device' if full else exc.strerror or exc
-        raise DigitsError(f"{self.out}: cannot write the outputs ({why}); it holds {self.holds}") from None
+        raise DigitsError(f"{self.out}: cannot write the outputs ({why}); it {self.state}") from None
     if own is not None: raise own
 
 # %% ../nbs/00_core.ipynb #3ab357d9

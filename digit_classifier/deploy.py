@@ -269,6 +269,17 @@ def _refuse_inputs(out, inputs:dict):
     for f,what in inputs.items():
         if os.path.realpath(out) == os.path.realpath(f): raise DigitsError(f"{out}: is {what}; writing the submission there would overwrite it")
 
+def _digit_labels(preds, files) -> torch.Tensor:
+    "The digit each output of the models stands for (their `vocab`): digits, and the same for every model of an ensemble."
+    for p,f in zip(preds, files):
+        where = sidecar(f) if sidecar(f).exists() else f  # the vocab lives in the JSON description
+        if bad := [o for o in p.vocab if str(o) not in _DIGIT_NAMES]: raise DigitsError(f"{where}: field 'vocab' holds {bad[0]!r}, not a digit 0..9")
+        if list(map(str, p.vocab)) != list(map(str, preds[0].vocab)):
+            raise DigitsError(f"{where}: its labels (vocab) differ from those of {files[0]}; an ensemble averages models with the same labels")
+    return torch.tensor([int(o) for o in preds[0].vocab])
+
+_DIGIT_NAMES = [str(d) for d in range(10)]
+
 def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
@@ -288,12 +299,14 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
     dev = resolve_device(device)
     prec = precision if precision == 'auto' else resolve_precision(precision, dev)  # a precision this device cannot do fails now
-    ms = [load_predictor(f, unsafe_pickle=unsafe_pickle).model for f in models]
+    preds = [load_predictor(f, unsafe_pickle=unsafe_pickle) for f in models]
+    labels,ms = _digit_labels(preds, models),[p.model for p in preds]
     t = read_digits(test, labelled=False)
     before = _stamp(out)
     try:
         probs = _finite_probs(predict_probs(ms, t.pixels, tta=tta, precision=prec, device=dev), ', '.join(map(str, models)))
-        check_submission(write_submission(probs.argmax(1), out), n_rows=len(t))
+        pred = labels[probs.argmax(1)]  # output i stands for digit vocab[i], as `Predictor.predict` says
+        check_submission(write_submission(pred, out), n_rows=len(t))
     except KeyboardInterrupt:
         now = _stamp(out)
         raise Interrupted(f"interrupted: {out} " + ('holds the new submission, complete' if now != before else
@@ -301,7 +314,7 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     used = sorted({_precision_for(m, prec, dev) for m in ms})
     print(f"wrote {out} ({len(t):,} rows; {dev.type}, {'/'.join(used)})")
     sol = Path(test).parent/'solution.csv'
-    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((probs.argmax(1) == t.labels).float().mean()):.4f}")
+    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((pred == t.labels).float().mean()):.4f}")
     elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
     return out
 

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/jobs.html.md"""
 
 # %% ../nbs/13_jobs.ipynb #5d7e8252
 from __future__ import annotations
-import math, os, sys, time
+import math, os, re, sys, time
 from fastcore.all import *
 from .core import *
 from .digits import *
@@ -117,11 +117,14 @@ def job_folders(data=None, # Folder with train.csv/test.csv, or None
     if data is None and out is None and (kp := kaggle_paths()):
         data,out,why = kp
         print(why)
+    elif out is None and data is not None and (kw := kaggle_working()):  # Kaggle collects outputs only from kaggle/working
+        out = kw
+        print(f"Kaggle Notebook: writing {out/'submission.csv'}")
     return (_data_folder(data) if data is not None else get_digits()), Path(ifnone(out, 'digits-out'))
 
 # %% ../nbs/13_jobs.ipynb #f542c52b
-RUN_OUTPUTS = ('submission.csv', 'model.pth', 'model.json', 'model-*.pth', 'model-*.json', 'history.csv', 'history-*.csv',
-               'model*.onnx', 'model*.onnx.json', *(f'{p}.png' for p in PLOTS))
+RUN_OUTPUTS = ('submission.csv', 'model.pth', 'model.json', 'history.csv', 'model.onnx', 'model.onnx.json', *(f'{p}.png' for p in PLOTS),
+               re.compile(r'model-\d+\.(pth|json|onnx|onnx\.json)|history-(\d+|valid)\.csv'))
 
 def _names(ensemble):
     "The model files' stems: model, or model-1..model-N for an ensemble."
@@ -182,7 +185,7 @@ def run_job(data=None, # Folder with train.csv/test.csv; default: a Kaggle Noteb
            ) -> dict:
     "Train `arch` on `data` and write submission, model(s), history and pictures into `out`, all or nothing; return a summary."
     r = arch_recipe(arch)
-    if ensemble < 1: raise DigitsError(f"ensemble must be at least 1, got {ensemble}")
+    if not 1 <= ensemble <= 100: raise DigitsError(f"ensemble must be 1..100, got {ensemble}")  # six averaged no better than three
     if not 0 <= seed <= 2**32-ensemble:  # numpy's seeds are 32-bit, and an ensemble uses seed..seed+ensemble-1
         raise DigitsError(f"seed {seed} with an ensemble of {ensemble}: the seeds {seed}..{seed+ensemble-1} must lie in 0..{2**32-1}")
     data,out = job_folders(data, out)

@@ -65,6 +65,8 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
         if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
         is_torch,img = isinstance(m, torch.nn.Module),_is_image_model(m)
         if tta and not img: warnings.warn("tta shifts images: a flat model (784 pixels in) is predicted without it")
+        if not is_torch and precision not in ('auto', 'fp32'):
+            warnings.warn(f"precision {precision} applies to torch models only; {type(m).__name__} predicts in its own (an ONNX model in float32)")
         dev = (next(m.parameters()).device if device is None else resolve_device(device)) if is_torch else torch.device('cpu')
         p = _precision_for(m, precision, dev)  # of the model as given: the traced copy below no longer shows `ToImage`
         if is_torch: m = inference_model(m, dev)
