@@ -188,8 +188,8 @@ def run_job(data=None, # Folder with train.csv/test.csv; default: a Kaggle Noteb
     if not 1 <= ensemble <= 100: raise DigitsError(f"ensemble must be 1..100, got {ensemble}")  # six averaged no better than three
     if not 0 <= seed <= 2**32-ensemble:  # numpy's seeds are 32-bit, and an ensemble uses seed..seed+ensemble-1
         raise DigitsError(f"seed {seed} with an ensemble of {ensemble}: the seeds {seed}..{seed+ensemble-1} must lie in 0..{2**32-1}")
+    dev,t0 = resolve_device(device),time.time()  # before the data: no download for a run that cannot start
     data,out = job_folders(data, out)
-    dev,t0 = resolve_device(device),time.time()
     inputs = [data/f for f in ('train.csv', 'test.csv', 'solution.csv')]
     with OutputSet(out, replaces=RUN_OUTPUTS, inputs=inputs) as o:
         for note in o.notes: print(note)
