@@ -99,12 +99,12 @@ class OnnxModel:
         x = np.ascontiguousarray(torch.as_tensor(x).cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(self.session.run(None, {self.input: x})[0])
 
-    def predict_probs(self, pixels, # uint8 pixels (n,784), a tensor or an array
+    def predict_probs(self, pixels, # Digits in any form `as_digits` reads: uint8 pixels (n,784), a CSV path, ...
                       bs:int=1024, # Batch size
                       tta:bool=False, # Average over 1-pixel shifts too (image models)
                      ) -> torch.Tensor:
-        "Softmax probabilities (n,10) for uint8 `pixels`, through `predict_probs`."
-        return predict_probs(self, np.asarray(pixels), bs=bs, tta=tta)
+        "Softmax probabilities (n,10) for `pixels`, through `predict_probs`."
+        return predict_probs(self, pixels, bs=bs, tta=tta)
 
     def __repr__(self): return f"OnnxModel({self.fname.name}: {self.meta.get('arch')}, {len(self.vocab)} classes)"
 
@@ -139,7 +139,8 @@ def _as_array(img):
             raise DigitsError(f"{img}: not a readable image ({type(e).__name__})") from None
     if isinstance(img, Image.Image) and img.mode not in ('L', 'LA', 'RGB', 'RGBA'):
         img = img.convert('RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB' if img.mode == 'P' else 'L')
-    return np.asarray(img)
+    a = np.asarray(img)
+    return a * 255 if a.dtype.kind == 'f' and a.size and a.max() <= 1 else a  # a float 0..1 picture on the 0..255 scale of the ink
 
 def sketch_ink(img, threshold:float=10) -> np.ndarray|None:
     "The ink (h,w), 0..255, of a Sketchpad value, image or array; None when nothing is drawn."

@@ -51,7 +51,7 @@ def inference_model(model:torch.nn.Module, # A trained torch model
 _DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
 
 def predict_probs(models, # A model, or a list of them (an ensemble): torch, any callable giving logits (e.g. `OnnxModel`), or anything with a `.model` (a `Learner`, a `Predictor`)
-                  pixels:torch.Tensor, # uint8 pixels (n,784), e.g. `read_digits(...).pixels`
+                  pixels, # Digits in any form `as_digits` reads; uint8 pixels (n,784), e.g. `read_digits(...).pixels`, go as they are
                   bs:int=None, # Batch size; default 256 on a CPU (the activations stay in cache), 4096 on a GPU
                   tta:bool=False, # Average over 1-pixel shifts too (image models)
                   precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32' for torch models; auto: `resolve_precision` for image models, fp32 for flat ones
@@ -59,7 +59,10 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
                  ) -> torch.Tensor:
     "Average softmax probabilities of `models` over `pixels`, (n,10), on the CPU."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
-    pixels = torch.as_tensor(pixels).reshape(-1, N_PIX)
+    if not models: raise DigitsError("predict_probs: no models to predict with")
+    if not (isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8 and pixels.shape[-1:] == (N_PIX,)):
+        pixels = as_digits(pixels).pixels  # checked: float 0..1 pixels must not be divided by 255 twice
+    pixels = pixels.reshape(-1, N_PIX)
     res = 0
     for m in models:
         if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
@@ -86,7 +89,11 @@ def write_submission(labels, # Predicted digit per test row, in test.csv order
                      fname='submission.csv', # Where to write
                     ) -> Path:
     "Write a Kaggle submission (`ImageId` from 1, `Label`) atomically."
-    labels = np.asarray(labels).astype(int).ravel()
+    a = np.asarray(labels)
+    if a.ndim != 1: raise DigitsError(f"write_submission takes one label per test row, got shape {a.shape} (probabilities? pass probs.argmax(1))")
+    ok = np.isin(a, np.arange(10)) if a.dtype.kind in 'iuf' else np.zeros(a.shape, bool)  # 3.0 is a digit, 1.7 and nan are not
+    if not ok.all(): raise DigitsError(f"write_submission: label {a[~ok][0].item()!r} is not a digit 0..9")
+    labels = a.astype(int)
     df = pd.DataFrame({'ImageId': np.arange(1, len(labels)+1), 'Label': labels})
     with atomic_write(fname) as tmp: df.to_csv(tmp, index=False)
     return Path(fname)
