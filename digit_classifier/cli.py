@@ -12,8 +12,8 @@ import digit_classifier
 from .core import DigitsError, Interrupted
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'epochs_int', 'positive_float', 'fraction',
-           'seed_int', 'parser', 'main']
+__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'epochs_int', 'positive_float', 'path_arg',
+           'fraction', 'seed_int', 'parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #9460344a
 def _number(s, kind, what):
@@ -39,6 +39,11 @@ def positive_float(s):
     v = _number(s, float, 'a number')
     if not v > 0: raise argparse.ArgumentTypeError(f"must be greater than 0, got {v}")
     return v
+
+def path_arg(s):
+    "An `argparse` type: a file or folder name, not empty (an empty one would mean the current folder)."
+    if not s.strip(): raise argparse.ArgumentTypeError("an empty path")
+    return s
 
 def fraction(s):
     "An `argparse` type: a number strictly between 0 and 1."
@@ -106,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND', parser_class=_Parser)
     r = _sub(sub, 'run', 'download (or use) data, train, write submission.csv, model and history',
              'Train a model on train.csv and write a submission for test.csv, with the model, its history and pictures.')
-    r.add_argument('--data', help='folder with train.csv and test.csv (default: a Kaggle Notebook\'s input, else Kaggle\'s data with credentials, else the sample)')
+    r.add_argument('--data', type=path_arg, help='folder with train.csv and test.csv (default: a Kaggle Notebook\'s input, else Kaggle\'s data with credentials, else the sample)')
     r.add_argument('--arch', default='cnn', choices=ARCH_NAMES, help='model architecture (default: cnn; cnn_wide for the leaderboard)')
     r.add_argument('--epochs', type=epochs_int, help="epochs (default: the arch's recipe)")
     r.add_argument('--lr', type=positive_float, help="learning rate (default: the arch's recipe)")
@@ -114,35 +119,35 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--seed', type=seed_int, default=42, help='random seed for the split, initialisation and augmentation, 0..2**32-1 (default: 42)')
     r.add_argument('--valid-pct', type=fraction, help="fraction held out for validation, between 0 and 1 (default: the arch's recipe)")
     r.add_argument('--tta', action='store_true', help='test-time augmentation when predicting (image models)')
-    r.add_argument('--out', help='output folder (default: ./digits-out; /kaggle/working in a Kaggle Notebook)')
+    r.add_argument('--out', type=path_arg, help='output folder (default: ./digits-out; /kaggle/working in a Kaggle Notebook)')
     _compute_args(r, 'train')
     r.add_argument('--ensemble', type=positive_int, default=1, metavar='N',
                    help='train N models, 1..100 (seeds SEED..SEED+N-1), and average them; writes model-1.pth..model-N.pth (default: 1, model.pth)')
     r.add_argument('--full', action='store_true', help='after a validation run, train the final model(s) on every labelled row')
     d = _sub(sub, 'download', 'get the competition data, or write the embedded sample',
              'Get the Kaggle competition data (needs credentials), or write the embedded 5,000-digit MNIST sample.')
-    d.add_argument('--dest', help='destination folder (default: ~/.fastai/data/digit-recognizer[-sample])')
+    d.add_argument('--dest', type=path_arg, help='destination folder (default: ~/.fastai/data/digit-recognizer[-sample])')
     d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'], help='auto: Kaggle with credentials, else the sample (default: auto)')
     pr = _sub(sub, 'predict', 'write a submission from saved model(s)',
               'Write a checked submission for a test CSV from saved models (.pth or .onnx); several are averaged.')
-    pr.add_argument('--model', action='append', required=True, dest='models', metavar='MODEL', help='model file (.pth or .onnx); repeat for an ensemble')
-    pr.add_argument('--test', required=True, help='test CSV (Kaggle layout)')
-    pr.add_argument('--out', default='submission.csv', help='submission to write (default: ./submission.csv)')
+    pr.add_argument('--model', type=path_arg, action='append', required=True, dest='models', metavar='MODEL', help='model file (.pth or .onnx); repeat for an ensemble')
+    pr.add_argument('--test', type=path_arg, required=True, help='test CSV (Kaggle layout)')
+    pr.add_argument('--out', type=path_arg, default='submission.csv', help='submission to write (default: ./submission.csv)')
     pr.add_argument('--tta', action='store_true', help='test-time augmentation (image models)')
     pr.add_argument('--unsafe-pickle', action='store_true', help='allow loading a pickled fastai export.pkl (runs code from the file!)')
     _compute_args(pr, 'predict')
     e = _sub(sub, 'export', 'export a saved model to ONNX (needs the [onnx] extra)',
              'Export a saved model to ONNX, with a .onnx.json description, for onnxruntime.')
-    e.add_argument('--model', required=True, help='model file (.pth)')
-    e.add_argument('--onnx', help='ONNX file to write (default: beside the model, .onnx)')
+    e.add_argument('--model', type=path_arg, required=True, help='model file (.pth)')
+    e.add_argument('--onnx', type=path_arg, help='ONNX file to write (default: beside the model, .onnx)')
     dm = _sub(sub, 'demo', 'draw a digit and watch the model guess (needs the [demo] extra)',
               'Serve a local gradio app: draw a digit and see the model\'s top-3 guesses.')
-    dm.add_argument('--model', required=True, help='model file (.pth or .onnx)')
+    dm.add_argument('--model', type=path_arg, required=True, help='model file (.pth or .onnx)')
     dm.add_argument('--host', default='127.0.0.1', help='address to serve on (default: 127.0.0.1, this machine only)')
     dm.add_argument('--port', type=positive_int, help='port (default: 7860 or the next free one)')
     s = _sub(sub, 'submit', 'check a submission and upload it to Kaggle',
              'Check a submission file (28,000 rows, ImageId,Label) and upload it to the Kaggle competition.')
-    s.add_argument('file', help='submission CSV')
+    s.add_argument('file', type=path_arg, help='submission CSV')
     s.add_argument('-m', '--message', default='digit_classifier submission', help='submission description shown on Kaggle')
     s.add_argument('--competition', default='digit-recognizer', help='competition slug (default: digit-recognizer)')
     return p

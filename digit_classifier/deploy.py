@@ -282,6 +282,11 @@ def _digit_labels(preds, files) -> torch.Tensor:
 
 _DIGIT_NAMES = [str(d) for d in range(10)]
 
+def _is_submission(f) -> bool:
+    "Whether file `f` is empty or starts like a submission: `write_submission` may replace it without losing data."
+    with open(f, 'rb') as fh: first = fh.readline(100)
+    return not first or first.removeprefix(b'\xef\xbb\xbf').strip().replace(b'"', b'') == b'ImageId,Label'
+
 def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
@@ -297,7 +302,11 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
     out,models = Path(out),L(models).map(Path)
     if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
-    _refuse_inputs(out, {test: 'the test file', **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
+    sol = Path(test).parent/'solution.csv'  # scores the submission when the test file has no labels
+    _refuse_inputs(out, {test: 'the test file', sol: 'the solution file that scores it',
+                         **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
+    if out.is_file() and not _is_submission(out):
+        raise DigitsError(f"{out}: exists and is not a submission (its first line is not ImageId,Label); predict replaces only submissions")
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
     dev = resolve_device(device)
     prec = precision if precision == 'auto' else resolve_precision(precision, dev)  # a precision this device cannot do fails now
@@ -315,7 +324,6 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
                                                    'is unchanged' if now else 'was not written')) from None
     used = sorted({_precision_for(m, prec, dev) for m in ms})
     print(f"wrote {out} ({len(t):,} rows; {dev.type}, {'/'.join(used)})")
-    sol = Path(test).parent/'solution.csv'
     if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((pred == t.labels).float().mean()):.4f}")
     elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
     return out

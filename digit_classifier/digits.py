@@ -134,7 +134,18 @@ def _row_error(df, arr, bad, long, r, fname, start, src, last) -> DigitsError:
     if np.isnan(arr[r,c]): return DigitsError(f"{where}: {_q(raw)} is not a number")
     what = 'labels must be integers 0..9' if df.columns[c] == 'label' else 'pixels must be integers 0..255'
     v = float(arr[r,c])
+    if np.isinf(v): return DigitsError(f"{where}: {_cut(str(raw), 20)} is out of range ({what})")
     return DigitsError(f"{where}: {int(v) if v.is_integer() else v} is {'out of range' if v.is_integer() else 'not a whole number'} ({what})")
+
+def _to_number(col:pd.Series) -> pd.Series:
+    "`col` as numbers, NaN where a value is not one; an integer too large for a float is infinite."
+    try: return pd.to_numeric(col, errors='coerce')
+    except OverflowError: return col.map(_float_or_nan)  # pandas read an integer beyond a float's 1.8e308 as a Python int
+
+def _float_or_nan(v) -> float:
+    try: return float(v)
+    except OverflowError: return np.inf if v > 0 else -np.inf
+    except (TypeError, ValueError): return np.nan
 
 def _check_chunk(df, fname, start, has_label,
                  src=None, # The file `df` was read from, to re-read a bad row's line; None for a DataFrame
@@ -147,7 +158,7 @@ def _check_chunk(df, fname, start, has_label,
         if a.min(initial=0) >= 0 and a.max(initial=0) <= 255 and (not has_label or a[:,0].max(initial=0) <= 9):
             return (a[:,1:] if has_label else a).astype(np.uint8, order='C'), (a[:,0].copy() if has_label else None)
     numeric = all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes)
-    vals = df if numeric else df.apply(pd.to_numeric, errors='coerce')
+    vals = df if numeric else df.apply(_to_number)
     arr = vals.to_numpy(dtype=np.float64, na_value=np.nan)
     lo,hi = (np.array([0]+[0]*N_PIX), np.array([9]+[255]*N_PIX)) if has_label else (0, 255)
     bad = ~((arr >= lo) & (arr <= hi) & (arr == np.round(arr)))  # NaN fails every comparison

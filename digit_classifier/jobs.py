@@ -107,7 +107,8 @@ def _data_folder(data):
     data = Path(data)
     if not data.is_dir(): raise DigitsError(f"{data}: not a folder (expected a folder with train.csv and test.csv)")
     for f in ('train.csv', 'test.csv'):
-        check_exists(data/f, f"{data}: no {f} in this folder")
+        near = sorted(p.name for p in data.glob(f + '.*'))  # train.csv.gz: the name is all that is wrong
+        check_exists(data/f, f"{data}: no {f} in this folder" + (f" ({near[0]} is there: name it {f}; compressed CSVs are read as they are)" if near else ''))
     return data
 
 def job_folders(data=None, # Folder with train.csv/test.csv, or None
