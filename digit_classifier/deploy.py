@@ -243,7 +243,9 @@ class Predictor:
     def predict(self, x, # One digit: a PIL image, an image file, a 28x28 array or tensor, 784 pixels, or a Sketchpad drawing
                ) -> tuple:
         "`(label, probs)` for one digit."
-        probs = predict_probs(self.model, _one_digit(x)[None])[0]
+        px = _one_digit(x)
+        if not px.any(): raise DigitsError("nothing to read: the picture is blank (no ink)")  # as `predict_sketch` gives {}
+        probs = predict_probs(self.model, px[None])[0]
         return self.vocab[int(probs.argmax())], probs
 
     def __repr__(self): return f"Predictor({Path(self.fname).name if self.fname else self.meta.get('arch')}: {type(self.model).__name__})"
