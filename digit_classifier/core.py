@@ -258,6 +258,7 @@ def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read
     n = _field(meta, js, 'n_out', lambda v: type(v) is int and 2 <= v <= 10_000, 'a whole number of classes (2 or more)')
     _field(meta, js, 'vocab', lambda v: isinstance(v, list) and len(v) == n and all(type(o) in (int, str) for o in v),
            f'a list of {n} labels')
+    if len(set(map(str, meta['vocab']))) < n: raise DigitsError(f"{js}: field 'vocab' repeats a label")
     _field(meta, js, 'flat', lambda v: isinstance(v, bool), 'true or false')
     _field(meta, js, 'sha256', lambda v: isinstance(v, str) and len(v) == 64, 'a SHA-256 in hex')
     if file_sha256(fname) != meta['sha256']: raise DigitsError(f"{fname}: does not match {js.name} (truncated or modified file)")

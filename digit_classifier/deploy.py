@@ -277,7 +277,6 @@ def _digit_labels(preds, files) -> torch.Tensor:
     for p,f in zip(preds, files):
         where = sidecar(f) if sidecar(f).exists() else f  # the vocab lives in the JSON description
         if bad := [o for o in p.vocab if str(o) not in _DIGIT_NAMES]: raise DigitsError(f"{where}: field 'vocab' holds {bad[0]!r}, not a digit 0..9")
-        if len(set(map(str, p.vocab))) < len(p.vocab): raise DigitsError(f"{where}: field 'vocab' repeats a label")  # as `load_model` says of a .pth
         if list(map(str, p.vocab)) != list(map(str, preds[0].vocab)):
             raise DigitsError(f"{where}: its labels (vocab) differ from those of {files[0]}; an ensemble averages models with the same labels")
     return torch.tensor([int(o) for o in preds[0].vocab])

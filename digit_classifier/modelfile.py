@@ -84,7 +84,6 @@ def load_model(fname, # A .pth saved by `save_model`
     arch = meta['arch']
     if arch not in ARCHS: raise DigitsError(f"{js}: unknown architecture {arch!r} (saved by digit_classifier {meta.get('version', '?')}); "
                                             f"this version knows {', '.join(ARCHS)}")
-    if len(set(meta['vocab'])) != len(meta['vocab']): raise DigitsError(f"{js}: field 'vocab' repeats a label")
     try:
         with warnings.catch_warnings():  # torch warns about odd pickles before refusing them; our one line says it
             warnings.simplefilter('ignore'); state = torch.load(fname, map_location='cpu', weights_only=True)
