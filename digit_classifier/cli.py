@@ -100,7 +100,7 @@ def _compute_args(p, what):
     p.add_argument('--device', default='auto', choices=DEVICES, help=f'where to {what}: auto is a CUDA GPU if there is one, else the CPU (default: auto)')
     p.add_argument('--precision', default='auto', choices=PRECISIONS,
                    help='arithmetic: auto is bf16 where the hardware does it fast, fp16 on other GPUs, fp32 elsewhere and for the '
-                        'chapter-4 models (default: auto); fp16 is for GPUs: a CPU emulates it, several times slower; '
+                        'chapter-4 models (default: auto); fp16 is for GPUs: a CPU emulates it, many times slower; '
                         'ONNX models run in fp32')
 
 def parser() -> argparse.ArgumentParser:

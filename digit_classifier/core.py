@@ -109,14 +109,14 @@ class OutputSet:
                 ):
         self.out,self.replaces,self.inputs = Path(out),tuple(replaces),[Path(i) for i in inputs]
         self.stage,self.names,self.gone,self.notes,self._fd = None,[],[],[],None
-        self.committed = self.installed = self.created = False
+        self.committed = self.installed = self.created = self.had = False
 
     def __truediv__(self, name): return self.stage/name  # where to write output `name`, inside the block
 
     @property
     def state(self) -> str:
         "What became of the folder, in words: 'holds the previous outputs, unchanged', 'was not written', ..."
-        if not self.committed: return 'was not written' if self.created else 'holds the previous outputs, unchanged'
+        if not self.committed: return 'holds the previous outputs, unchanged' if self.had else 'was not written'
         return 'holds the new outputs, ' + ('complete' if self.installed else 'partly installed (the next run into it completes them)')
 
     def check(self, names):
@@ -162,6 +162,8 @@ def __enter__(self:OutputSet):
     try:
         self.check(self.replaces)  # before any work: a refused output should not cost a training run
         with deferred_signals(): self._recover()
+        self.had = any(f.is_file() and not f.name.startswith('.') and (not self.replaces or any(_matches(f.name, p) for p in self.replaces))
+                       for f in self.out.iterdir())  # earlier outputs, for the message after a failure
         self.stage = self.out/f'{_STAGE}{os.getpid()}'
         self.stage.mkdir()
     except BaseException as e:

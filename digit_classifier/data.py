@@ -132,7 +132,7 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
     chosen = source == 'auto'
     if chosen:
         if kp := kaggle_paths():  # the mounted data, read where it is: nothing is written under kaggle/input
-            print(f"data: Kaggle Notebook, using the competition data in {kp[0]}")
+            print(f"data: Kaggle Notebook, using the digits in {kp[0]}")
             return kp[0]
         source = 'kaggle' if has_kaggle_credentials() else 'sample'
     path = Path(path) if path else data_path('digit-recognizer' if source=='kaggle' else 'digit-recognizer-sample')

@@ -13,8 +13,8 @@ from .core import *
 from .digits import as_digits, grey_ink
 from .modelfile import load_model
 from .digits import read_digits
-from .precision import resolve_device, resolve_precision
-from .submission import predict_probs, write_submission, check_submission, score_submission, _precision_for
+from .precision import resolve_device, resolve_precision, precision_note
+from .submission import predict_probs, write_submission, check_submission, read_truth, _precision_for
 
 # %% auto #0
 __all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch', 'predict_sketch',
@@ -225,7 +225,7 @@ def _one_digit(x) -> torch.Tensor:
     if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
     d = as_digits(x)
     if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use predict_probs for several")
-    return d.pixels[0]
+    return torch.as_tensor(grey_ink(d.pixels[0].view(IMG, IMG).numpy())).reshape(N_PIX)  # dark on light paper is inverted, as for an image
 
 class Predictor:
     "A saved model with fastai's habits: `predict` for one digit in any form, `predict_probs` for many."
@@ -311,9 +311,11 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     if not out.parent.is_dir(): raise DigitsError(f"{out}: folder {out.parent} does not exist")
     dev = resolve_device(device)
     prec = precision if precision == 'auto' else resolve_precision(precision, dev)  # a precision this device cannot do fails now
+    if note := precision_note(prec, dev): print(f"note: {note}")
     preds = [load_predictor(f, unsafe_pickle=unsafe_pickle) for f in models]
     labels,ms = _digit_labels(preds, models),[p.model for p in preds]
     t = read_digits(test, labelled=False)
+    truth = read_truth(t, sol)  # checked before the submission is replaced
     before = _stamp(out)
     try:
         probs = _finite_probs(predict_probs(ms, t.pixels, tta=tta, precision=prec, device=dev), ', '.join(map(str, models)))
@@ -325,8 +327,7 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
                                                    'is unchanged' if now else 'was not written')) from None
     used = sorted({_precision_for(m, prec, dev) for m in ms})
     print(f"wrote {out} ({len(t):,} rows; {dev.type}, {'/'.join(used)})")
-    if t.labels is not None: print(f"submission accuracy against the labels in {test}: {float((pred == t.labels).float().mean()):.4f}")
-    elif sol.exists(): print(f"submission accuracy against {sol}: {score_submission(out, sol):.4f}")
+    if truth: print(f"submission accuracy against {truth[1]}: {float((np.asarray(pred) == truth[0]).mean()):.4f}")
     return out
 
 # %% ../nbs/12_deploy.ipynb #b8e1e222

@@ -13,7 +13,7 @@ from .digits import *
 from .data import *
 from .dataloaders import DigitsDataLoaders
 from .models import *
-from .precision import resolve_device, resolve_precision
+from .precision import resolve_device, resolve_precision, precision_note
 from .learner import *
 from .modelfile import *
 from .submission import *
@@ -27,7 +27,7 @@ with quiet_import():
     from fastai.learner import Recorder
 
 # %% auto #0
-__all__ = ['RUN_OUTPUTS', 'FiniteLoss', 'EpochLog', 'NoValidation', 'train_one', 'job_folders', 'run_job']
+__all__ = ['RUN_OUTPUTS', 'FiniteLoss', 'EpochLog', 'live_bars', 'NoValidation', 'train_one', 'job_folders', 'run_job']
 
 # %% ../nbs/13_jobs.ipynb #86b9afa8
 class FiniteLoss(Callback):
@@ -54,6 +54,11 @@ class EpochLog(Callback):
         print('  '.join(v.ljust(w) for v,w in zip(vals, self.widths)).rstrip(), flush=True)
     def after_fit(self): self.learn.logger = self.old
 
+# %% ../nbs/13_jobs.ipynb #9244e208
+def live_bars() -> bool:
+    "Whether training shows progress bars: only on a terminal, and not in a notebook's `!` shell (a pseudo-terminal whose every frame the notebook keeps)."
+    return getattr(sys.stdout, 'isatty', lambda: False)() and not os.environ.get('JPY_PARENT_PID')  # Jupyter sets it for the kernel and its children
+
 # %% ../nbs/13_jobs.ipynb #f41998c3
 class NoValidation(Callback):
     "Skip the validation pass and its columns: for training on every labelled row (build the learner with `metrics=[]`)."
@@ -71,7 +76,7 @@ def _fit(learn, epochs, lr, full=False):
     check = FiniteLoss()
     cbs = [check] + ([NoValidation()] if full else [])
     try:
-        if getattr(sys.stdout, 'isatty', lambda: False)(): learn.fit_recipe(epochs, lr, cbs=cbs)
+        if live_bars(): learn.fit_recipe(epochs, lr, cbs=cbs)
         else:
             with learn.no_bar(): learn.fit_recipe(epochs, lr, cbs=cbs+[EpochLog()])
     except RuntimeError as e:  # an absurd learning rate overflows the optimiser's float arithmetic before any loss is logged
@@ -98,6 +103,7 @@ def train_one(train:Digits, # Labelled digits
     learn = digits_learner(dls, arch, precision=precision, path=path, cbs=CSVLogger(history) if history else None,
                            **(dict(metrics=[]) if full else {}))
     what = f"on all {len(dls.train_ds):,} labelled digits" if full else f"on {len(dls.train_ds):,} digits, validating on {len(dls.valid_ds):,}"
+    if note := precision_note(learn.precision, dev): print(f"note: {note}")
     print(f"{label}training {arch} {what} ({dev.type}, {learn.precision})")
     _fit(learn, epochs, lr, full)
     return learn
@@ -108,7 +114,9 @@ def _data_folder(data):
     if not data.is_dir(): raise DigitsError(f"{data}: not a folder (expected a folder with train.csv and test.csv)")
     for f in ('train.csv', 'test.csv'):
         near = sorted(p.name for p in data.glob(f + '.*'))  # train.csv.gz: the name is all that is wrong
-        check_exists(data/f, f"{data}: no {f} in this folder" + (f" ({near[0]} is there: name it {f}; compressed CSVs are read as they are)" if near else ''))
+        check_exists(data/f, f"{data}: no {f} in this folder" + (f" ({near[0]} is there: a compressed CSV is read as it is, but named {f}: rename it, or link to it as {f} from a folder of your own)" if near else ''))
+        if not (data/f).is_file() and not (data/f).is_dir():  # a pipe would block `run` until something writes to it
+            raise DigitsError(f"{data/f}: not a regular file (a pipe, socket or device); copy the CSV into {data}")
     return data
 
 def job_folders(data=None, # Folder with train.csv/test.csv, or None
@@ -156,7 +164,7 @@ def _train_all(train, arch, seed, ensemble, full, stage, **kw):
     return learns, learns[0], _accuracy([l.model for l in learns], learns[0].dls, learns[0].precision), f"ensemble of {ensemble}; each: {accs}"
 
 # %% ../nbs/13_jobs.ipynb #43b79a66
-def _write_outputs(o, learns, shown, test, tta, data, settings, acc, src) -> dict:
+def _write_outputs(o, learns, shown, test, tta, truth, settings, acc, src) -> dict:
     "Write submission, model files and pictures into output set `o`; score the submission if there are labels."
     plots = save_plots(shown, o.stage)  # before any prediction: predicting clears fastai's recorder
     probs = _finite_probs(predict_probs([l.model for l in learns], test.pixels, tta=tta, precision=shown.precision), 'the trained model')
@@ -166,9 +174,7 @@ def _write_outputs(o, learns, shown, test, tta, data, settings, acc, src) -> dic
         save_model(learn, o/f'{name}.pth', seed=settings['seed']+i, n_train=len(learn.dls.train_ds), valid_accuracy=mine,
                    **({'valid_accuracy_from': src} if settings['full'] else {}), **{k:v for k,v in settings.items() if k != 'seed'},
                    precision=learn.precision)
-    res = {}
-    if (data/'solution.csv').exists(): res['test_accuracy'] = score_submission(o/'submission.csv', data/'solution.csv'), data/'solution.csv'
-    elif test.labels is not None: res['test_accuracy'] = float((probs.argmax(1) == test.labels).float().mean()), f"the labels in {data/'test.csv'}"
+    res = {'test_accuracy': (float((probs.argmax(1).numpy() == truth[0]).mean()), truth[1])} if truth else {}
     return dict(plots=[p.name for p in plots.values()], **res)
 
 # %% ../nbs/13_jobs.ipynb #da0795d1
@@ -195,11 +201,12 @@ def run_job(data=None, # Folder with train.csv/test.csv; default: a Kaggle Noteb
     with OutputSet(out, replaces=RUN_OUTPUTS, inputs=inputs) as o:
         for note in o.notes: print(note)
         test,train = read_digits(data/'test.csv', labelled=False),read_digits(data/'train.csv', labelled=True)
+        truth = read_truth(test, data/'solution.csv')  # a bad solution.csv fails now, not after training
         learns,shown,acc,src = _train_all(train, arch, seed, ensemble, full, o.stage, epochs=epochs, lr=lr, bs=bs,
                                           valid_pct=valid_pct, device=dev, precision=precision)
         settings = dict(epochs=ifnone(epochs, r['epochs']), lr=ifnone(lr, r['lr']), bs=ifnone(bs, r['bs']), seed=seed,
                         valid_pct=ifnone(valid_pct, r['valid_pct']), data=str(data), device=dev.type, ensemble=ensemble, full=full)
-        res = _write_outputs(o, learns, shown, test, tta, data, settings, acc, src)
+        res = _write_outputs(o, learns, shown, test, tta, truth, settings, acc, src)
         secs = round(time.time()-t0, 1)
         print(f"validation accuracy: {acc:.4f}{f' ({src})' if src else ''}  ({secs} s, {dev.type}, {shown.precision})")
     models = [out/f'{n}.pth' for n in _names(ensemble)]

@@ -30,7 +30,8 @@ def _import_kaggle():
     try:
         with _quiet(): from kaggle.api.kaggle_api_extended import KaggleApi
     except Exception as e:
-        raise KaggleError(f"cannot import the kaggle client ({type(e).__name__}: {e}); install it with `pip install kaggle`") from None
+        missing = getattr(e, 'name', None) or 'kaggle'  # a module the client needs but does not require, e.g. six
+        raise KaggleError(f"cannot import the kaggle client ({type(e).__name__}: {e}); install it with `pip install {missing.split('.')[0]}`") from None
     return KaggleApi
 
 # %% ../nbs/02_kaggle.ipynb #ca2dbd5b

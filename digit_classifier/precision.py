@@ -13,7 +13,7 @@ from torch.amp import autocast
 from .core import *
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'resolve_device', 'cpu_features', 'fast_bf16', 'resolve_precision']
+__all__ = ['PRECISIONS', 'resolve_device', 'cpu_features', 'fast_bf16', 'resolve_precision', 'precision_note']
 
 # %% ../nbs/07_precision.ipynb #e8c3b1df
 def resolve_device(device='auto') -> torch.device:
@@ -96,3 +96,11 @@ def resolve_precision(precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32'
     if p == 'fp16' and device.type == 'cpu' and not _cpu_fp16():
         raise DigitsError(f"precision 'fp16': torch {torch.__version__} cannot autocast to float16 on the CPU; use bf16 or fp32")
     return p
+
+# %% ../nbs/07_precision.ipynb #2843d4a9
+def precision_note(precision:str, # A resolved precision: 'bf16', 'fp16' or 'fp32'
+                   device, # Where it will run
+                  ) -> str|None:
+    "A note for a precision that `device` only emulates (fp16 on a CPU), None otherwise."
+    if precision == 'fp16' and _device(device).type == 'cpu':
+        return "fp16 on a CPU is emulated, many times slower than fp32 or bf16: it is meant for GPUs"

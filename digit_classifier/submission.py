@@ -17,7 +17,7 @@ from .precision import resolve_device, resolve_precision
 from .kaggle_api import upload_submission
 
 # %% auto #0
-__all__ = ['inference_model', 'predict_probs', 'write_submission', 'check_submission', 'score_submission', 'submit']
+__all__ = ['inference_model', 'predict_probs', 'write_submission', 'check_submission', 'score_submission', 'read_truth', 'submit']
 
 # %% ../nbs/10_submission.ipynb #016b6292
 def _shifts(x):
@@ -128,6 +128,16 @@ def score_submission(fname, # A submission CSV
     sol = check_submission(solution)
     sub = check_submission(fname, n_rows=len(sol))
     return float((sub.Label.to_numpy() == sol.Label.to_numpy()).mean())
+
+# %% ../nbs/10_submission.ipynb #224f7cc3
+def read_truth(test:Digits, # The test digits, with or without a label column
+               solution=None, # An `ImageId,Label` CSV of their true labels, used when it exists
+              ) -> tuple|None:
+    "(true labels, where they come from) to score predictions on `test`: its labels, else a checked `solution`; None without either."
+    if test.labels is not None: return test.labels.numpy(), f"the labels in {test.fname}"
+    if solution is not None and Path(solution).exists():
+        return check_submission(solution, n_rows=len(test)).Label.to_numpy(), Path(solution)
+    return None
 
 # %% ../nbs/10_submission.ipynb #b5d9357f
 def submit(fname, # The submission CSV
