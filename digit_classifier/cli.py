@@ -213,10 +213,11 @@ def main(argv=None):
         except OSError as e: code,msg = 1,(f"{e.filename}: " if e.filename else '') + f"{e.strerror or e}"
         if code: print(f"error: {msg}", file=sys.stderr)
     finally:
-        if old is not None: _handle(signal.SIGTERM, old)
-        if argv is None:  # the console script: an interrupt during interpreter shutdown ends it quietly
+        if argv is None:  # the console script: all is done and said, so an interrupt during interpreter shutdown is ignored
+            # SIG_IGN, unlike a Python handler, outlives the shutdown, which puts the default back for Python handlers: killed by the signal, no message
+            for s in (signal.SIGINT, signal.SIGTERM): _handle(s, signal.SIG_IGN)
             for s in (sys.stdout, sys.stderr):
                 try: s.flush()
                 except (OSError, ValueError): pass  # a closed pipe
-            for s in (signal.SIGINT, signal.SIGTERM): _handle(s, lambda *_: os._exit(code))
+        elif old is not None: _handle(signal.SIGTERM, old)
     if code: sys.exit(code)

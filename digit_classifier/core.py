@@ -12,8 +12,9 @@ from fnmatch import fnmatch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_write', 'check_exists',
-           'Interrupted', 'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar', 'read_sidecar']
+__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_writes', 'atomic_write',
+           'check_exists', 'Interrupted', 'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar',
+           'read_sidecar']
 
 # %% ../nbs/00_core.ipynb #c884350b
 N_PIX, IMG = 784, 28
@@ -26,19 +27,30 @@ class DigitsError(Exception):
 
 # %% ../nbs/00_core.ipynb #94b9a5ad
 @contextmanager
+def atomic_writes(*fnames):
+    "Yield temp paths beside `fnames`, renamed to them only if the block succeeds: files that belong together (a model and its description) are all replaced or none."
+    fnames,tmps = [Path(f) for f in fnames],[]
+    for f in fnames:
+        if not f.parent.is_dir(): raise DigitsError(f"{f}: folder {f.parent} does not exist")
+        if f.is_dir(): raise DigitsError(f"{f}: is a folder")  # os.replace would fail after the others were replaced
+    try:
+        for f in fnames:
+            try: fd,tmp = tempfile.mkstemp(dir=f.parent, prefix=f'.{f.name}.', suffix='.tmp')
+            except OSError as e: raise DigitsError(f"{f}: cannot write in {f.parent} ({e.strerror})") from None
+            os.close(fd); tmps.append(Path(tmp))
+        try:
+            yield tmps
+            for t,f in zip(tmps, fnames): os.chmod(t, 0o644); os.replace(t, f)
+        except OSError as e:  # a full disk, a quota: name the file the user asked for, not the hidden temp file
+            hit = [f for t,f in zip(tmps, fnames) if e.filename in (str(t), str(f))] or fnames
+            raise DigitsError(f"{', '.join(map(str, hit))}: cannot write ({e.strerror or e})") from None
+    finally:
+        for t in tmps: t.unlink(missing_ok=True)
+
+@contextmanager
 def atomic_write(fname):
     "Yield a temp path beside `fname`, renamed to `fname` only if the block succeeds."
-    fname = Path(fname)
-    if not fname.parent.is_dir(): raise DigitsError(f"{fname}: folder {fname.parent} does not exist")
-    try: fd,tmp = tempfile.mkstemp(dir=fname.parent, prefix=f'.{fname.name}.', suffix='.tmp')
-    except OSError as e: raise DigitsError(f"{fname}: cannot write in {fname.parent} ({e.strerror})") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, fname)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
+    with atomic_writes(fname) as (tmp,): yield tmp
 
 # %% ../nbs/00_core.ipynb #cc02d0d5
 def check_exists(fname, # A file or folder the user named
@@ -155,6 +167,7 @@ def _recover(self:OutputSet):
 
 @patch
 def __enter__(self:OutputSet):
+    if self.out.exists() and not self.out.is_dir(): raise DigitsError(f"{self.out}: is a file; the outputs go into a folder")
     self.created = not self.out.exists()  # a folder made for a run that then fails is removed again
     try: self.out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise DigitsError(f"{self.out}: cannot create output folder ({e.strerror})") from None
@@ -254,6 +267,7 @@ def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read
     if not js.is_file(): raise DigitsError(f"{fname}: no {js.name} beside it (a model file comes with its .json description)")
     try: meta = json.loads(js.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise DigitsError(f"{js}: not valid JSON ({e})") from None
+    except RecursionError: raise DigitsError(f"{js}: not valid JSON (nested too deeply)") from None
     kind = 'ONNX model' if fmt == ONNX_FORMAT else 'model'
     if not isinstance(meta, dict) or meta.get('format') != fmt: raise DigitsError(f"{js}: not a digit_classifier {kind} description")
     _field(meta, js, 'arch', lambda v: isinstance(v, str) and v, 'the name of an architecture')
@@ -262,6 +276,7 @@ def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read
            f'a list of {n} labels')
     if len(set(map(str, meta['vocab']))) < n: raise DigitsError(f"{js}: field 'vocab' repeats a label")
     _field(meta, js, 'flat', lambda v: isinstance(v, bool), 'true or false')
+    _field(meta, js, 'normalisation', lambda v: v in (None, 'pixels / 255'), "'pixels / 255', the scaling every model is trained with")
     _field(meta, js, 'sha256', lambda v: isinstance(v, str) and len(v) == 64, 'a SHA-256 in hex')
     if file_sha256(fname) != meta['sha256']: raise DigitsError(f"{fname}: does not match {js.name} (truncated or modified file)")
     return meta

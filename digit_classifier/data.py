@@ -26,9 +26,6 @@ def mnist_5k():
     return a[:,:-1].astype(np.uint8), a[:,-1]
 
 # %% ../nbs/03_data.ipynb #7a37b584
-def _write_frame(df, fname):
-    with atomic_write(fname) as tmp: df.to_csv(tmp, index=False)
-
 def write_sample(dest, # Folder to write the sample into
                  n_test:int=100, # Test digits per class
                  seed:int=42, # Seed of the stratified split
@@ -42,10 +39,11 @@ def write_sample(dest, # Folder to write the sample into
     train_idx,test_idx = rng.permutation(train_idx),rng.permutation(test_idx)
     pix = pd.DataFrame(px, columns=PIXEL_COLS)
     ids = np.arange(1, len(test_idx)+1)
-    _write_frame(pd.concat([pd.DataFrame({'label': y[train_idx]}), pix.iloc[train_idx].reset_index(drop=True)], axis=1), dest/'train.csv')
-    _write_frame(pix.iloc[test_idx], dest/'test.csv')
-    _write_frame(pd.DataFrame({'ImageId': ids, 'Label': 0}), dest/'sample_submission.csv')
-    _write_frame(pd.DataFrame({'ImageId': ids, 'Label': y[test_idx]}), dest/'solution.csv')
+    frames = {'train.csv': pd.concat([pd.DataFrame({'label': y[train_idx]}), pix.iloc[train_idx].reset_index(drop=True)], axis=1),
+              'test.csv': pix.iloc[test_idx], 'sample_submission.csv': pd.DataFrame({'ImageId': ids, 'Label': 0}),
+              'solution.csv': pd.DataFrame({'ImageId': ids, 'Label': y[test_idx]})}
+    with atomic_writes(*(dest/n for n in frames)) as tmps:  # all four or none: a full disk leaves no train.csv without test.csv
+        for df,tmp in zip(frames.values(), tmps): df.to_csv(tmp, index=False)
     return dest
 
 # %% ../nbs/03_data.ipynb #41e12b8d

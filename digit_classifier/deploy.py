@@ -51,20 +51,21 @@ def export_onnx(model_file, # A .pth written by `save_model`
     if onnx_file.suffix != '.onnx': raise DigitsError(f"{onnx_file}: an ONNX model file must end in .onnx")
     _need('onnx'); _need('onnxruntime')
     model,meta = load_model(model_file)
-    with atomic_write(onnx_file) as tmp:
+    with atomic_writes(onnx_file, sidecar(onnx_file)) as (tmp,js):  # both files or neither
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # the TorchScript exporter's deprecation notices
                 torch.onnx.export(model, (torch.zeros(2, N_PIX),), str(tmp), input_names=['pixels'], output_names=['logits'],
                                   dynamic_axes={'pixels': {0: 'n'}, 'logits': {0: 'n'}}, opset_version=opset, dynamo=False)
+        except OSError: raise  # a full disk: `atomic_writes` names the file
         except Exception as e:
             raise DigitsError(f"{model_file}: cannot export to ONNX ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         if check: _check_export(model, tmp)
-    vocab = list(meta.get('vocab', range(10)))
-    desc = dict(meta, format=ONNX_FORMAT, weights=onnx_file.name, sha256=file_sha256(onnx_file), n_out=meta.get('n_out', len(vocab)),
-                vocab=vocab, input='pixels', output='logits', opset=opset, exporter='torch.onnx.export (TorchScript, dynamo=False)',
-                source=dict(weights=model_file.name, sha256=meta.get('sha256')))
-    with atomic_write(sidecar(onnx_file)) as tmp: tmp.write_text(json.dumps(desc, indent=2))
+        vocab = list(meta.get('vocab', range(10)))
+        desc = dict(meta, format=ONNX_FORMAT, weights=onnx_file.name, sha256=file_sha256(tmp), n_out=meta.get('n_out', len(vocab)),
+                    vocab=vocab, input='pixels', output='logits', opset=opset, exporter='torch.onnx.export (TorchScript, dynamo=False)',
+                    source=dict(weights=model_file.name, sha256=meta.get('sha256')))
+        js.write_text(json.dumps(desc, indent=2))
     return onnx_file
 
 # %% ../nbs/12_deploy.ipynb #a001104a
@@ -345,12 +346,22 @@ def demo_app(model_file, # A .pth from `save_model` or a .onnx from `export_onnx
                         description=f"Draw a digit. Model: {Path(model_file).name} ({pred.meta.get('arch', 'unknown')})",
                         flagging_mode='never', analytics_enabled=False, api_name='predict')
 
+def _check_address(host, port):
+    "A one-line error for an address the demo cannot serve on, before gradio tries 100 ports, about 5 s each."
+    import socket
+    if port is not None and not 0 < port < 65536: raise DigitsError(f"port {port}: must be 1..65535")
+    try:
+        family,_,_,_,addr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s: s.bind(addr)  # port 0: any free one, so the check takes no port
+    except (OSError, UnicodeError) as e: raise DigitsError(f"cannot serve the demo on {host} ({getattr(e, 'strerror', None) or e})") from None
+
 def launch_demo(model_file, # A .pth from `save_model` or a .onnx from `export_onnx`
                 host:str='127.0.0.1', # Address to serve on; 0.0.0.0 to be reachable from other machines
                 port:int=None, # Port; default gradio's (7860, or the next free one)
                 **kwargs, # Passed to `Blocks.launch`
                ):
     "Serve `demo_app(model_file)`; blocks until stopped unless `prevent_thread_lock=True`. Returns the app."
+    _check_address(host, port)
     demo = demo_app(model_file)
     try: demo.launch(server_name=host, server_port=port, **kwargs)
     except OSError as e: raise DigitsError(f"cannot serve the demo on {host}:{port or 'auto'} ({e})") from None

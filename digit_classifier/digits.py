@@ -65,6 +65,11 @@ def _open(fname):
     else:
         with open(fname, 'rb') as f: yield f
 
+def _csv_values(text:str, **kwargs) -> list:
+    "The values of one CSV line; split at commas when a value is beyond `csv`'s 128 kB field limit (an error message needs no more)."
+    try: return next(csv.reader([text], **kwargs), [])
+    except csv.Error: return text.split(',')
+
 def _header(f, fname) -> list:
     "Column names from the first line of the stream `f` (pandas would silently rename duplicates)."
     line = f.readline(1 << 20)  # a Kaggle header is 7 kB: never read a huge file as one line
@@ -74,7 +79,7 @@ def _header(f, fname) -> list:
     if '\r' in text: raise DigitsError(f"{fname}: lines end in a bare carriage return (old Mac format); save it with \\n or \\r\\n line endings")
     if not line.endswith(b'\n') and len(line) == 1 << 20: raise DigitsError(f"{fname}: line 1 is longer than 1 MB; not a digits CSV")
     if not text.strip(): raise DigitsError(f"{fname}: line 1 is blank; expected the header (label,pixel0,...,pixel783)")
-    return [o.strip() for o in next(csv.reader([text]))]
+    return [o.strip() for o in _csv_values(text)]
 
 # %% ../nbs/01_digits.ipynb #22b1ead2
 _SEPS = {'\t': 'tabs', ';': 'semicolons', '|': 'pipes', ' ': 'spaces'}
@@ -109,7 +114,7 @@ def _data_lines(fname):
         for i,s in enumerate(io.TextIOWrapper(f, 'utf-8-sig', errors='replace'), 1):
             if i > 1 and s.strip(): yield i, s.rstrip('\n')
 
-def _values(text:str) -> list: return next(csv.reader([text], skipinitialspace=True), [])
+def _values(text:str) -> list: return _csv_values(text, skipinitialspace=True)
 def _n_values(text:str) -> int: return len(_values(text))
 
 def _length_error(fname, line, text, n_cols, last=False) -> DigitsError:
@@ -134,8 +139,9 @@ def _row_error(df, arr, bad, long, r, fname, start, src, last) -> DigitsError:
     if np.isnan(arr[r,c]): return DigitsError(f"{where}: {_q(raw)} is not a number")
     what = 'labels must be integers 0..9' if df.columns[c] == 'label' else 'pixels must be integers 0..255'
     v = float(arr[r,c])
-    if np.isinf(v): return DigitsError(f"{where}: {_cut(str(raw), 20)} is out of range ({what})")
-    return DigitsError(f"{where}: {int(v) if v.is_integer() else v} is {'out of range' if v.is_integer() else 'not a whole number'} ({what})")
+    if np.isinf(v): return DigitsError(f"{where}: {_cut(said or str(raw), 20)} is out of range ({what})")
+    shown = _cut(said, 20) if said else int(v) if v.is_integer() else v  # as the file says it: a float would round 11111111111111111111
+    return DigitsError(f"{where}: {shown} is {'out of range' if v.is_integer() else 'not a whole number'} ({what})")
 
 def _to_number(col:pd.Series) -> pd.Series:
     "`col` as numbers, NaN where a value is not one; an integer too large for a float is infinite."
@@ -204,13 +210,21 @@ def _write_cache(sha:str, px, y):
     except (DigitsError, OSError): pass  # a read-only or full cache folder just means no cache
 
 # %% ../nbs/01_digits.ipynb #982510f2
+_MAX_LINE = 1 << 20  # bytes: a row of 785 values takes about 3 kB, and pandas needs GBs of memory for a line of 100s of MB
+
 class _Commas(io.RawIOBase):
-    "A byte stream that counts the commas read through it."
-    def __init__(self, f): self.f,self.n = f,0
+    "A byte stream that counts the commas read through it and refuses a line longer than `_MAX_LINE`."
+    def __init__(self, f, fname): self.f,self.fname,self.n,self.line,self.run = f,fname,0,1,0  # `run`: bytes of the open line
     def readable(self): return True
     def readinto(self, b):
         k = self.f.readinto(b)
-        self.n += np.count_nonzero(np.frombuffer(b, np.uint8, k) == 44)
+        a = np.frombuffer(b, np.uint8, k)
+        self.n += np.count_nonzero(a == 44)
+        ends = np.flatnonzero(a == 10)
+        lens = np.diff(np.concatenate([[-1-self.run], ends, [k]])) - 1  # the lines ending here, then the open one
+        if lens.max() > _MAX_LINE:
+            raise DigitsError(f"{self.fname}: line {self.line + int((lens > _MAX_LINE).argmax())} is longer than 1 MB; not a digits CSV")
+        self.line,self.run = self.line + len(ends),int(lens[-1])
         return k
 
 def _parser_error(e, fname, n_cols) -> DigitsError:
@@ -230,7 +244,7 @@ def _next(it, fname, n_cols):
 def _parse(fname, labelled, chunksize):
     "Parse and check the CSV `fname`: (uint8 pixels, int64 labels or None)."
     with _open(fname) as raw:
-        f = io.BufferedReader(commas := _Commas(raw), 1 << 20)
+        f = io.BufferedReader(commas := _Commas(raw, fname), 1 << 20)
         has_label = _check_header(_header(f, fname), fname, labelled)
         n_cols = N_PIX + has_label
         # A spare column (index_col=False) takes a value too many instead of shifting the others

@@ -31,13 +31,12 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
     if k := _non_finite(state):
         raise DigitsError(f"{fname}: not saved: the weights contain NaN or infinite values (in {k!r}); training diverged, "
                           "try a lower learning rate")
-    with atomic_write(fname) as tmp:
-        torch.save(state, tmp)
+    with atomic_writes(fname, sidecar(fname)) as (w,js):  # both files or neither
+        torch.save(state, w)
         meta = dict(format=MODEL_FORMAT, arch=learn.arch, n_out=learn.dls.c, vocab=list(map(int, learn.dls.vocab)),
-                    flat=learn.recipe['flat'], normalisation='pixels / 255', weights=fname.name, sha256=file_sha256(tmp),
+                    flat=learn.recipe['flat'], normalisation='pixels / 255', weights=fname.name, sha256=file_sha256(w),
                     version=digit_classifier.__version__, settings=settings)
-        text = json.dumps(meta, indent=2, default=str)  # before the weights are replaced; a setting JSON can't hold (a device) becomes text
-    with atomic_write(sidecar(fname)) as tmp: tmp.write_text(text)
+        js.write_text(json.dumps(meta, indent=2, default=str))  # a setting JSON cannot hold (a device) becomes text
     return fname
 
 # %% ../nbs/09_modelfile.ipynb #7565ac57

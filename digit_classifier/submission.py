@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from fastcore.all import *
 from .core import *
 from .digits import *
+from .digits import _cut
 from .models import ToImage
 from .precision import resolve_device, resolve_precision
 from .kaggle_api import upload_submission
@@ -109,7 +110,7 @@ def check_submission(fname, # A submission CSV
     except pd.errors.EmptyDataError: raise DigitsError(f"{fname}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e: raise DigitsError(f"{fname}: not a readable CSV ({str(e).splitlines()[0]})") from None
     if list(df.columns) != ['ImageId','Label']:
-        raise DigitsError(f"{fname}: header is {','.join(map(str, df.columns))!r}, expected 'ImageId,Label'")
+        raise DigitsError(f"{fname}: header is {_cut(','.join(map(str, df.columns)), 60)!r}, expected 'ImageId,Label'")
     if n_rows is not None and len(df) != n_rows: raise DigitsError(f"{fname}: {len(df)} rows, expected {n_rows} (one per test digit)")
     ids = pd.to_numeric(df.ImageId, errors='coerce')
     bad = np.flatnonzero(ids.to_numpy() != np.arange(1, len(df)+1))
