@@ -196,13 +196,17 @@ def _handle(sig, handler):
 
 def main(argv=None):
     "Entry point of the `digit-classifier` command."
-    term = []
-    def on_term(sig, frame): term.append(sig); raise KeyboardInterrupt()
-    old,code = _handle(signal.SIGTERM, on_term),0
+    term,done = [],[]
+    def on_signal(sig, frame):
+        if done: return  # the work is done and its outputs complete: nothing left to interrupt
+        if sig == signal.SIGTERM: term.append(sig)
+        raise KeyboardInterrupt()
+    old,code = {s: _handle(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)},0
     try:
         try:
             with warnings.catch_warnings(record=True) as ws:
                 _dispatch(**vars(parser().parse_args(argv)))
+                done.append(True)
             for m in dict.fromkeys(str(w.message) for w in ws): print(f"warning: {m}", file=sys.stderr)
         except DigitsError as e: code,msg = 1,str(e)
         except KeyboardInterrupt as e: code,msg = 143 if term else 130,str(e) if isinstance(e, Interrupted) else 'interrupted'
@@ -219,5 +223,7 @@ def main(argv=None):
             for s in (sys.stdout, sys.stderr):
                 try: s.flush()
                 except (OSError, ValueError): pass  # a closed pipe
-        elif old is not None: _handle(signal.SIGTERM, old)
+        else:
+            for s,h in old.items():
+                if h is not None: _handle(s, h)
     if code: sys.exit(code)

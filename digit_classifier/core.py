@@ -31,7 +31,7 @@ def atomic_writes(*fnames):
     "Yield temp paths beside `fnames`, renamed to them only if the block succeeds: files that belong together (a model and its description) are all replaced or none."
     fnames,tmps = [Path(f) for f in fnames],[]
     for f in fnames:
-        if not f.parent.is_dir(): raise DigitsError(f"{f}: folder {f.parent} does not exist")
+        if not f.parent.is_dir(): raise DigitsError(f"{f}: {f.parent} is not a folder" if f.parent.exists() else f"{f}: folder {f.parent} does not exist")
         if f.is_dir(): raise DigitsError(f"{f}: is a folder")  # os.replace would fail after the others were replaced
     try:
         for f in fnames:
@@ -254,7 +254,9 @@ def sidecar(fname) -> Path:
 # %% ../nbs/00_core.ipynb #19ef66fe
 def _field(meta, js, name, ok, what):
     v = meta.get(name)
-    if not ok(v): raise DigitsError(f"{js}: field {name!r} is {v!r}, expected {what}")
+    if not ok(v):
+        r = repr(v)
+        raise DigitsError(f"{js}: field {name!r} is {r if len(r) <= 60 else r[:60] + '...'}, expected {what}")
     return v
 
 def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read

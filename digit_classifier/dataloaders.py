@@ -134,7 +134,8 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
     if isinstance(data, (str, Path)) and Path(data).is_dir(): data = Path(data)/'train.csv'
     d = as_digits(data, labelled=True)
     if not 0 < valid_pct < 1: raise DigitsError(f"valid_pct must be between 0 and 1, got {valid_pct}")
-    if bs < 1: raise DigitsError(f"batch size must be at least 1, got {bs}")
+    for name,v in (('bs', bs), ('val_bs', val_bs)):
+        if not (isinstance(v, int) and v >= 1): raise DigitsError(f"{name}: batch size must be a whole number, 1 or more, got {v!r}")
     name = d.fname or 'the training digits'
     present = _check_labels(d, name)  # two digits at least, so two rows at least
     n_valid = min(max(round(len(d)*valid_pct), 1), len(d)-1)  # at least one digit on each side

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/deploy.html.md"""
 
 # %% ../nbs/12_deploy.ipynb #6c0abb49
 from __future__ import annotations
-import importlib, json, os, warnings
+import importlib, importlib.util, json, os, warnings
 import numpy as np, torch
 from fastcore.all import *
 from .core import *
@@ -14,7 +14,7 @@ from .digits import as_digits, grey_ink
 from .modelfile import load_model
 from .digits import read_digits
 from .precision import resolve_device, resolve_precision, precision_note
-from .submission import predict_probs, write_submission, check_submission, read_truth, _precision_for
+from .submission import predict_probs, write_submission, check_submission, read_truth, _precision_for, _is_submission
 
 # %% auto #0
 __all__ = ['EXTRAS', 'export_onnx', 'OnnxModel', 'sketch_ink', 'preprocess_sketch', 'digit_as_sketch', 'predict_sketch',
@@ -27,7 +27,9 @@ def _need(mod:str):
     "Import optional module `mod`, or fail with a `DigitsError` naming the extra to install."
     if mod.startswith('gradio'): os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no telemetry, no version check
     try: return importlib.import_module(mod)
-    except ImportError:
+    except ImportError as e:
+        if importlib.util.find_spec(mod) is not None:  # installed but broken, or its import was interrupted
+            raise DigitsError(f"{mod} is installed but cannot be imported ({e})") from None
         raise DigitsError(f'{mod} is not installed: pip install "digit-classifier[{EXTRAS[mod]}]"') from None
 
 # %% ../nbs/12_deploy.ipynb #1996cc28
@@ -60,7 +62,9 @@ def export_onnx(model_file, # A .pth written by `save_model`
         except OSError: raise  # a full disk: `atomic_writes` names the file
         except Exception as e:
             raise DigitsError(f"{model_file}: cannot export to ONNX ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-        if check: _check_export(model, tmp)
+        if check:
+            try: _check_export(model, tmp)
+            except DigitsError as e: raise DigitsError(str(e).replace(str(tmp), str(onnx_file))) from None  # the file asked for, not the temp one
         vocab = list(meta.get('vocab', range(10)))
         desc = dict(meta, format=ONNX_FORMAT, weights=onnx_file.name, sha256=file_sha256(tmp), n_out=meta.get('n_out', len(vocab)),
                     vocab=vocab, input='pixels', output='logits', opset=opset, exporter='torch.onnx.export (TorchScript, dynamo=False)',
@@ -220,8 +224,10 @@ def _one_digit(x) -> torch.Tensor:
     if isinstance(x, dict): return preprocess_sketch(x)
     if isinstance(x, (str, Path)) and Path(x).suffix.lower() not in ('.csv', '.gz', '.zip'): x = Image.fromarray(_as_array(x))
     if isinstance(x, Image.Image): big = x.size != (IMG, IMG)
+    elif isinstance(x, (str, Path)): big = False  # a CSV: `as_digits` reads it
     else:
-        x = torch.as_tensor(np.array(x)) if not isinstance(x, torch.Tensor) else x  # a copy: arrays may be read-only
+        try: x = torch.as_tensor(np.array(x)) if not isinstance(x, torch.Tensor) else x  # a copy: arrays may be read-only
+        except (TypeError, ValueError, RuntimeError): raise DigitsError(f"cannot read a digit from a {type(x).__name__}") from None
         big = x.ndim in (2, 3) and x.shape[-1] != N_PIX and tuple(x.shape[-2:]) != (IMG, IMG)  # an (h,w) or (h,w,c) picture
     if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
     d = as_digits(x)
@@ -284,11 +290,6 @@ def _digit_labels(preds, files) -> torch.Tensor:
 
 _DIGIT_NAMES = [str(d) for d in range(10)]
 
-def _is_submission(f) -> bool:
-    "Whether file `f` is empty or starts like a submission: `write_submission` may replace it without losing data."
-    with open(f, 'rb') as fh: first = fh.readline(100)
-    return not first or first.removeprefix(b'\xef\xbb\xbf').strip().replace(b'"', b'') == b'ImageId,Label'
-
 def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
@@ -350,6 +351,7 @@ def _check_address(host, port):
     "A one-line error for an address the demo cannot serve on, before gradio tries 100 ports, about 5 s each."
     import socket
     if port is not None and not 0 < port < 65536: raise DigitsError(f"port {port}: must be 1..65535")
+    if ':' in host: raise DigitsError(f"cannot serve the demo on {host}: gradio takes an IPv4 address or a host name, such as 127.0.0.1, 0.0.0.0 or localhost")
     try:
         family,_,_,_,addr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, socket.SOCK_STREAM) as s: s.bind(addr)  # port 0: any free one, so the check takes no port

@@ -273,7 +273,7 @@ def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
     "Read and validate a Kaggle digits CSV."
     fname = Path(fname)
     if fname.is_dir(): raise DigitsError(f"{fname}: is a folder, expected a CSV file")
-    check_exists(fname)
+    if not check_exists(fname).is_file(): raise DigitsError(f"{fname}: not a regular file (a pipe, socket or device); save the CSV as a file")  # a pipe would wait, and is read twice
     try:
         sha = file_sha256(fname) if cache and fname.stat().st_size >= _CACHE_MIN else None
         if not (sha and (got := _read_cache(sha))):
@@ -327,8 +327,9 @@ def _pixels(items) -> torch.Tensor:
     what = type(items).__name__
     try: t = torch.as_tensor(np.array(items) if isinstance(items, np.ndarray) else items)  # a copy: arrays may be read-only
     except (TypeError, ValueError, RuntimeError) as e: raise DigitsError(f"cannot make digits from this {what} ({_cut(str(e), 80)})") from None
-    if not (t.shape[-1:] == (N_PIX,) or t.shape[-2:] == (IMG, IMG)):
-        raise DigitsError(f"{what} of shape {tuple(t.shape)} is not 28x28 digits: expected (784,), (28, 28), (n, 784) or (n, 28, 28)")
+    if t.ndim == 4 and t.shape[1] == 1: t = t[:, 0]  # (n,1,28,28): a batch of one-channel images, as torch keeps them
+    if not (t.shape[-1:] == (N_PIX,) and t.ndim <= 2 or t.shape[-2:] == (IMG, IMG) and t.ndim <= 3):  # (2,3,28,28) is not 6 digits
+        raise DigitsError(f"{what} of shape {tuple(t.shape)} is not 28x28 digits: expected (784,), (28, 28), (n, 784), (n, 28, 28) or (n, 1, 28, 28)")
     if t.dtype == torch.bool: t = t.to(torch.uint8)*255
     elif t.dtype.is_floating_point and t.numel():
         if not t.isfinite().all(): raise DigitsError(f"{what}: pixels must be finite, found {t[~t.isfinite()][0].item()}")

@@ -27,6 +27,8 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
               ) -> Path:
     "Save the weights of `learn.model` and a JSON sidecar, atomically; weights with NaN or infinity are refused."
     fname = Path(fname)
+    if not all(hasattr(learn, a) for a in ('model', 'dls', 'arch')):  # the description needs the recipe and classes
+        raise DigitsError(f"save_model takes the Learner from digits_learner, got a {type(learn).__name__}")
     state = {k: v.detach().cpu() for k,v in learn.model.state_dict().items()}
     if k := _non_finite(state):
         raise DigitsError(f"{fname}: not saved: the weights contain NaN or infinite values (in {k!r}); training diverged, "

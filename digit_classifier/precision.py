@@ -32,7 +32,8 @@ def resolve_device(device='auto') -> torch.device:
 # %% ../nbs/07_precision.ipynb #8e705cb7
 def _cpu_model() -> str:
     "The CPU's model name, as /proc/cpuinfo or the platform gives it."
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    try:
+        with open('/proc/cpuinfo') as f: return next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
     except (OSError, StopIteration): return platform.processor() or platform.machine() or 'unknown CPU'
 
 def _cpu_flag(*names) -> bool|None:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastcore.all import *
 from .core import *
 from .digits import *
-from .digits import _cut
+from .digits import _cut, _q
 from .models import ToImage
 from .precision import resolve_device, resolve_precision
 from .kaggle_api import upload_submission
@@ -61,7 +61,8 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
     "Average softmax probabilities of `models` over `pixels`, (n,10), on the CPU."
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models: raise DigitsError("predict_probs: no models to predict with")
-    if not (isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8 and pixels.shape[-1:] == (N_PIX,)):
+    if bs is not None and not (isinstance(bs, int) and bs >= 1): raise DigitsError(f"predict_probs: bs must be a whole number, 1 or more, got {bs!r}")
+    if not (isinstance(pixels, torch.Tensor) and pixels.dtype == torch.uint8 and pixels.ndim == 2 and pixels.shape[1] == N_PIX):
         pixels = as_digits(pixels).pixels  # checked: float 0..1 pixels must not be divided by 255 twice
     pixels = pixels.reshape(-1, N_PIX)
     res = 0
@@ -76,16 +77,24 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
         if is_torch: m = inference_model(m, dev)
         step = bs or (4096 if dev.type == 'cuda' else 256)
         px = pixels.to(dev)  # once, as uint8: no host round trip per batch
-        out = [torch.zeros(0, len(VOCAB), device=dev)]
+        out = []
         with torch.inference_mode(), torch.autocast(dev.type, dtype=_DTYPES.get(p, torch.bfloat16), enabled=p in _DTYPES):
             for i in range(0, len(px), step):
                 x = px[i:i+step].float().div_(255)
                 xs = [o.reshape(len(x), N_PIX) for o in _shifts(x.view(-1,1,IMG,IMG))] if tta and img else [x]
                 out.append(torch.stack([torch.as_tensor(m(o)).float().softmax(-1) for o in xs]).mean(0))
-        res = res + torch.cat(out).cpu()
+        probs = torch.cat(out).cpu() if out else torch.zeros(0, len(VOCAB))
+        if torch.is_tensor(res) and res.shape[1:] != probs.shape[1:]:
+            raise DigitsError(f"predict_probs: the models give {res.shape[1]} and {probs.shape[1]} classes; an ensemble's models must agree")
+        res = res + probs
     return res/len(models)
 
 # %% ../nbs/10_submission.ipynb #7df180ec
+def _is_submission(f) -> bool:
+    "Whether file `f` is empty or starts like a submission: `write_submission` may replace it without losing data."
+    with open(f, 'rb') as fh: first = fh.readline(100)
+    return not first or first.removeprefix(b'\xef\xbb\xbf').strip().replace(b'"', b'') == b'ImageId,Label'
+
 def write_submission(labels, # Predicted digit per test row, in test.csv order
                      fname='submission.csv', # Where to write
                     ) -> Path:
@@ -93,11 +102,16 @@ def write_submission(labels, # Predicted digit per test row, in test.csv order
     a = np.asarray(labels)
     if a.ndim != 1: raise DigitsError(f"write_submission takes one label per test row, got shape {a.shape} (probabilities? pass probs.argmax(1))")
     ok = np.isin(a, np.arange(10)) if a.dtype.kind in 'iuf' else np.zeros(a.shape, bool)  # 3.0 is a digit, 1.7 and nan are not
-    if not ok.all(): raise DigitsError(f"write_submission: label {a[~ok][0].item()!r} is not a digit 0..9")
+    if not ok.all():
+        v = a[~ok][0]
+        raise DigitsError(f"write_submission: label {_q(v.item() if isinstance(v, np.generic) else v)} is not a digit 0..9")
+    fname = Path(fname)
+    if fname.is_file() and not _is_submission(fname):  # a data file given by mistake would be lost
+        raise DigitsError(f"{fname}: exists and is not a submission (its first line is not ImageId,Label); write_submission replaces only submissions")
     labels = a.astype(int)
     df = pd.DataFrame({'ImageId': np.arange(1, len(labels)+1), 'Label': labels})
     with atomic_write(fname) as tmp: df.to_csv(tmp, index=False)
-    return Path(fname)
+    return fname
 
 # %% ../nbs/10_submission.ipynb #9d235b2d
 def check_submission(fname, # A submission CSV
@@ -105,21 +119,23 @@ def check_submission(fname, # A submission CSV
                     ) -> pd.DataFrame:
     "Read and validate a submission file; return it as a DataFrame."
     fname = Path(fname)
-    check_exists(fname)
-    try: df = pd.read_csv(fname, dtype=str, encoding='utf-8-sig', keep_default_na=False)
+    if not check_exists(fname).is_file(): raise DigitsError(f"{fname}: not a regular file")  # a folder; a pipe would hang
+    # header=None: every line must have the header's fields (pandas would make a row's extra value its index)
+    try: raw = pd.read_csv(fname, header=None, dtype=str, encoding='utf-8-sig', keep_default_na=False)
     except pd.errors.EmptyDataError: raise DigitsError(f"{fname}: file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise DigitsError(f"{fname}: not a readable CSV ({str(e).splitlines()[0]})") from None
-    if list(df.columns) != ['ImageId','Label']:
-        raise DigitsError(f"{fname}: header is {_cut(','.join(map(str, df.columns)), 60)!r}, expected 'ImageId,Label'")
+    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise DigitsError(f"{fname}: not a readable CSV ({_cut(str(e).splitlines()[0], 80)})") from None
+    if raw.iloc[0].tolist() != ['ImageId','Label']:
+        raise DigitsError(f"{fname}: header is {_cut(','.join(map(str, raw.iloc[0])), 60)!r}, expected 'ImageId,Label'")
+    df = raw.iloc[1:].set_axis(['ImageId','Label'], axis=1).reset_index(drop=True)
     if n_rows is not None and len(df) != n_rows: raise DigitsError(f"{fname}: {len(df)} rows, expected {n_rows} (one per test digit)")
-    ids = pd.to_numeric(df.ImageId, errors='coerce')
-    bad = np.flatnonzero(ids.to_numpy() != np.arange(1, len(df)+1))
-    if len(bad): raise DigitsError(f"{fname}: line {bad[0]+2}: ImageId {df.ImageId[bad[0]]!r}, expected {bad[0]+1}")
+    ids = pd.to_numeric(df.ImageId, errors='coerce').to_numpy()
+    bad = np.flatnonzero(ids != np.arange(1, len(df)+1))
+    if len(bad): raise DigitsError(f"{fname}: line {bad[0]+2}: ImageId {_q(df.ImageId[bad[0]])}, expected {bad[0]+1}")
     ok = df.Label.isin([str(i) for i in range(10)]).to_numpy()
     if not ok.all():
         i = np.flatnonzero(~ok)[0]
-        raise DigitsError(f"{fname}: line {i+2}: Label {df.Label[i]!r} is not a digit 0..9")
-    return df.astype(int)
+        raise DigitsError(f"{fname}: line {i+2}: Label {_q(df.Label[i])} is not a digit 0..9")
+    return pd.DataFrame({'ImageId': np.arange(1, len(df)+1), 'Label': df.Label.astype(int)})  # ImageId '1.0' is 1
 
 # %% ../nbs/10_submission.ipynb #14d69be9
 def score_submission(fname, # A submission CSV
