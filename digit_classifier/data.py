@@ -31,7 +31,8 @@ def write_sample(dest, # Folder to write the sample into
                  seed:int=42, # Seed of the stratified split
                 ) -> Path:
     "Write the embedded 5,000-digit MNIST sample into `dest` in the Kaggle layout."
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    dest = Path(dest); made = not dest.exists()
+    dest.mkdir(parents=True, exist_ok=True)
     px,y = mnist_5k()
     rng = np.random.default_rng(seed)
     test_idx = np.concatenate([rng.choice(np.flatnonzero(y==c), n_test, replace=False) for c in range(10)])
@@ -42,8 +43,12 @@ def write_sample(dest, # Folder to write the sample into
     frames = {'train.csv': pd.concat([pd.DataFrame({'label': y[train_idx]}), pix.iloc[train_idx].reset_index(drop=True)], axis=1),
               'test.csv': pix.iloc[test_idx], 'sample_submission.csv': pd.DataFrame({'ImageId': ids, 'Label': 0}),
               'solution.csv': pd.DataFrame({'ImageId': ids, 'Label': y[test_idx]})}
-    with atomic_writes(*(dest/n for n in frames)) as tmps:  # all four or none: a full disk leaves no train.csv without test.csv
-        for df,tmp in zip(frames.values(), tmps): df.to_csv(tmp, index=False)
+    try:
+        with atomic_writes(*(dest/n for n in frames)) as tmps:  # all four or none: a full disk leaves no train.csv without test.csv
+            for df,tmp in zip(frames.values(), tmps): df.to_csv(tmp, index=False)
+    except BaseException:
+        if made: dest.rmdir()  # nor an empty folder that looks like the data's
+        raise
     return dest
 
 # %% ../nbs/03_data.ipynb #41e12b8d

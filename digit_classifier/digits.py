@@ -275,7 +275,10 @@ def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
     if fname.is_dir(): raise DigitsError(f"{fname}: is a folder, expected a CSV file")
     if not check_exists(fname).is_file(): raise DigitsError(f"{fname}: not a regular file (a pipe, socket or device); save the CSV as a file")  # a pipe would wait, and is read twice
     try:
-        sha = file_sha256(fname) if cache and fname.stat().st_size >= _CACHE_MIN else None
+        if cache and fname.stat().st_size >= _CACHE_MIN:
+            with _open(fname) as f: _check_header(_header(f, fname), fname, labelled)  # a file that is not digits fails before it is hashed
+            sha = file_sha256(fname)
+        else: sha = None
         if not (sha and (got := _read_cache(sha))):
             got = _parse(fname, labelled, chunksize)
             if sha and file_sha256(fname) == sha: _write_cache(sha, *got)  # not when the file changed while it was parsed
