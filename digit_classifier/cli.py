@@ -12,8 +12,8 @@ import digit_classifier
 from .core import DigitsError, Interrupted
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICES', 'PRECISIONS', 'positive_int', 'epochs_int', 'positive_float', 'path_arg',
-           'fraction', 'seed_int', 'parser', 'main']
+__all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICE_CHOICES', 'PRECISION_CHOICES', 'positive_int', 'epochs_int', 'positive_float',
+           'path_arg', 'fraction', 'seed_int', 'parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #9460344a
 def _number(s, kind, what):
@@ -60,7 +60,7 @@ def seed_int(s):
     return v
 
 ARCH_NAMES = ['cnn', 'cnn_wide', 'resnet', 'simple_net', 'linear']  # the keys of `models.ARCHS`, known here without importing torch
-DEVICES,PRECISIONS = ['auto', 'cpu', 'cuda'],['auto', 'fp32', 'bf16', 'fp16']
+DEVICE_CHOICES,PRECISION_CHOICES = ['auto', 'cpu', 'cuda'],['auto', 'fp32', 'bf16', 'fp16']
 
 class _Parser(argparse.ArgumentParser):
     "argparse, but usage errors are one `error:` line and exit code 1."
@@ -97,8 +97,8 @@ def _sub(sub, name, help, description):
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 def _compute_args(p, what):
-    p.add_argument('--device', default='auto', choices=DEVICES, help=f'where to {what}: auto is a CUDA GPU if there is one, else the CPU (default: auto)')
-    p.add_argument('--precision', default='auto', choices=PRECISIONS,
+    p.add_argument('--device', default='auto', choices=DEVICE_CHOICES, help=f'where to {what}: auto is a CUDA GPU if there is one, else the CPU (default: auto)')
+    p.add_argument('--precision', default='auto', choices=PRECISION_CHOICES,
                    help='arithmetic: auto is bf16 where the hardware does it fast, fp16 on other GPUs, fp32 elsewhere and for the '
                         'chapter-4 models (default: auto); fp16 is for GPUs: a CPU emulates it, many times slower; '
                         'ONNX models run in fp32')

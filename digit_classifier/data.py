@@ -143,9 +143,10 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
         print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'} in {_typed(path)}")
     if _holds_data(path): return path
     if path.exists() and not path.is_dir(): raise DigitsError(f"{path}: is a file; the data goes into a folder")
-    if lone := [f for f in ('train.csv', 'test.csv') if (path/f).exists()]:  # half a data set, maybe the user's own: keep it
-        raise DigitsError(f"{path}: holds {lone[0]} without {'test.csv' if lone[0] == 'train.csv' else 'train.csv'}: "
-                          "not overwritten; delete it, or give another folder")
+    if there := [f for f in ('train.csv', 'test.csv') if (path/f).exists()]:  # half a data set, maybe the user's own: keep it
+        odd = [f for f in there if not (path/f).is_file()]
+        what = f"{odd[0]} is not a file" if odd else f"holds {there[0]} without {'test.csv' if there[0] == 'train.csv' else 'train.csv'}"
+        raise DigitsError(f"{path}: {what}: not overwritten; delete it, or give another folder")
     if source == 'sample': return write_sample(path)
     path.mkdir(parents=True, exist_ok=True)
     return download_competition(path)

@@ -10,9 +10,8 @@ import importlib, importlib.util, json, os, warnings
 import numpy as np, torch
 from fastcore.all import *
 from .core import *
-from .digits import as_digits, grey_ink
+from .digits import as_digits, grey_ink, digit_ink, read_digits
 from .modelfile import load_model
-from .digits import read_digits
 from .precision import resolve_device, resolve_precision, precision_note
 from .submission import predict_probs, write_submission, check_submission, read_truth, _precision_for, _is_submission
 
@@ -138,6 +137,7 @@ def _as_array(img):
     from PIL import Image
     if img is None: return None
     if isinstance(img, (str, Path)):
+        check_exists(img)  # "file not found", as everywhere else
         try:
             with Image.open(img) as im: img = im.copy()
         except (OSError, ValueError, Image.DecompressionBombError) as e:
@@ -232,7 +232,7 @@ def _one_digit(x) -> torch.Tensor:
     if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
     d = as_digits(x)
     if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use predict_probs for several")
-    return torch.as_tensor(grey_ink(d.pixels[0].view(IMG, IMG).numpy())).reshape(N_PIX)  # dark on light paper is inverted, as for an image
+    return digit_ink(d.pixels[0])  # dark on light paper is inverted, as for an image
 
 class Predictor:
     "A saved model with fastai's habits: `predict` for one digit in any form, `predict_probs` for many."

@@ -14,7 +14,7 @@ from fastcore.all import *
 from .core import *
 
 # %% auto #0
-__all__ = ['Digits', 'cache_dir', 'read_digits', 'grey_ink', 'as_digits']
+__all__ = ['Digits', 'cache_dir', 'read_digits', 'grey_ink', 'as_digits', 'digit_ink']
 
 # %% ../nbs/01_digits.ipynb #2e652cdb
 class _Rows:
@@ -305,7 +305,7 @@ def grey_ink(g:np.ndarray) -> np.ndarray:
 def _picture(img:Image.Image, src) -> torch.Tensor:
     "uint8 pixels (1,784) of one 28x28 picture, ink bright on dark as in MNIST."
     if img.size != (IMG, IMG):
-        raise DigitsError(f"{src}: image is {img.width}x{img.height} pixels, expected 28x28 (preprocess_sketch in digit_classifier.deploy scales drawings)")
+        raise DigitsError(f"{src}: {img.width}x{img.height} pixels, expected 28x28 (preprocess_sketch in digit_classifier.deploy scales drawings)")
     if img.mode == 'P': img = img.convert('RGBA')  # a palette may hold transparency
     if 'A' in img.getbands():
         a = np.asarray(img.getchannel('A'))
@@ -361,3 +361,8 @@ def as_digits(items, # A CSV path, DataFrame, `Digits`, pixels (0..255 or float 
         else: return Digits(torch.cat([as_digits(o).pixels for o in items]))  # one form per item: pictures, arrays, files
     if isinstance(items, (torch.Tensor, np.ndarray, list, tuple)): return Digits(_pixels(items))
     raise DigitsError(f"cannot make digits from a {type(items).__name__}")
+
+# %% ../nbs/01_digits.ipynb #0d83c107
+def digit_ink(pixels) -> torch.Tensor:
+    "uint8 pixels (784,) of one digit with light ink on dark, as in MNIST: inverted when its border (the paper) is light."
+    return torch.as_tensor(grey_ink(torch.as_tensor(pixels).view(IMG, IMG).numpy())).reshape(N_PIX)

@@ -19,7 +19,7 @@ with quiet_import():
     from fastai.metrics import accuracy
     from fastai.callback.fp16 import MixedPrecision, AMPMode
 from torch.amp import autocast, GradScaler
-from .digits import as_digits
+from .digits import Digits, as_digits, digit_ink
 from .dataloaders import *
 from .models import *
 from .precision import *
@@ -64,6 +64,7 @@ def predict(self:DigitsLearner, item, # One digit: a PIL image, a PNG file, a 28
     "fastai's `predict` for one digit: `(label, index, probs)`."
     d = as_digits(item)
     if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use learn.get_preds(dl=learn.dls.test_dl(...)) for several")
+    d = Digits(digit_ink(d.pixels[0])[None], fname=d.fname)  # dark ink on light paper is read as `Predictor.predict` reads it
     with self.no_bar(): inp,probs,_,idx = self.get_preds(dl=self.dls.test_dl(d, num_workers=0), with_input=True, with_decoded=True)
     dec_inp,label = self.dls.decode_batch((inp, idx))[0]
     return ((dec_inp,) if with_input else ()) + (label, idx[0], probs[0])
