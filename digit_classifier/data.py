@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from fastcore.all import *
 from .core import *
 from .digits import *
-from .kaggle_api import has_kaggle_credentials, download_competition
+from .kaggle_api import KaggleError, has_kaggle_credentials, download_competition
 
 # %% auto #0
 __all__ = ['mnist_5k', 'write_sample', 'in_kaggle_notebook', 'find_kaggle_input', 'kaggle_working', 'kaggle_paths', 'data_path',
@@ -148,5 +148,7 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
         what = f"{odd[0]} is not a file" if odd else f"holds {there[0]} without {'test.csv' if there[0] == 'train.csv' else 'train.csv'}"
         raise DigitsError(f"{path}: {what}: not overwritten; delete it, or give another folder")
     if source == 'sample': return write_sample(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return download_competition(path)
+    try: return download_competition(path)
+    except KaggleError as e:
+        if not chosen: raise
+        raise KaggleError(f"{e}; or use the embedded sample: `digit-classifier download --source sample`, then --data its folder") from None

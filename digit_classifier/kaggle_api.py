@@ -179,16 +179,26 @@ def download_competition(dest, # folder that receives the competition's CSV file
                          competition:str='digit-recognizer', # competition name, as in its URL
                         ) -> Path:
     "Download `competition`'s files into `dest`; the CSVs land there only once the whole zip has been checked."
-    dest = Path(dest)
+    dest = Path(dest); made,installed = not dest.exists(),False
     try: dest.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise KaggleError(f"{dest}: cannot create folder ({e.strerror})") from None
-    api = kaggle_api()
-    with tempfile.TemporaryDirectory(dir=dest, prefix='.kaggle-download-', ignore_cleanup_errors=True) as tmp:
-        tmp = Path(tmp)
-        with _kaggle_errors(competition): api.competition_download_files(competition, path=str(tmp/'zip'), force=True, quiet=True)
-        zips = list((tmp/'zip').glob('*.zip'))
-        if len(zips) != 1: raise KaggleError(f"Kaggle sent no zip file for '{competition}'")
-        for f in _extract_csvs(zips[0], tmp/'csv'): os.replace(f, dest/f.name)
+    try:
+        api = kaggle_api()
+        with tempfile.TemporaryDirectory(dir=dest, prefix='.kaggle-download-', ignore_cleanup_errors=True) as tmp:
+            tmp = Path(tmp)
+            with _kaggle_errors(competition): api.competition_download_files(competition, path=str(tmp/'zip'), force=True, quiet=True)
+            zips = list((tmp/'zip').glob('*.zip'))
+            if len(zips) != 1: raise KaggleError(f"Kaggle sent no zip file for '{competition}'")
+            csvs = _extract_csvs(zips[0], tmp/'csv')
+            with deferred_signals():  # all the CSVs or none: an interrupt waits for the last move
+                for f in csvs: os.replace(f, dest/f.name)
+                installed = True
+    except BaseException as e:
+        if made and not installed: shutil.rmtree(dest, ignore_errors=True)  # no empty folder that looks like the data's
+        if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
+            raise Interrupted(f"interrupted: {dest} " + ('holds the downloaded data, complete' if installed else
+                                                        'was not written' if made else 'is unchanged')) from None
+        raise
     return dest
 
 # %% ../nbs/02_kaggle.ipynb #2e44e6c6

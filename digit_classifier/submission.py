@@ -163,5 +163,6 @@ def submit(fname, # The submission CSV
            n_rows:int=28_000, # Rows Kaggle expects
           ) -> str:
     "Check `fname` and submit it to the Kaggle competition; return Kaggle's message."
-    check_submission(fname, n_rows=n_rows)
+    if (n := len(check_submission(fname))) != n_rows:
+        raise DigitsError(f"{fname}: {n} rows, expected {n_rows}, one per digit of the competition's test.csv (a run on the embedded sample predicts its 1000)")
     return upload_submission(fname, message, competition=competition)

@@ -44,7 +44,7 @@ def _zip_bytes(files):
 _SAMPLE = {'train.csv': b'label,pixel0\n1,0\n', 'test.csv': b'pixel0\n0\n', 'sample_submission.csv': b'ImageId,Label\n1,0\n'}
 
 class FakeKaggle:
-    "Context manager: a fake Kaggle API on 127.0.0.1, the real kaggle client pointed at it, and fake credentials."
+    "Context manager: a fake Kaggle API on 127.0.0.1, the real kaggle client of this process pointed at it, and fake credentials."
     def __init__(self,
                  files:dict=None, # filename -> bytes, served zipped as the competition data (default: 3 tiny CSVs)
                  status:int=None, # every API call fails with this HTTP status (401, 403, 404, 500...)
