@@ -1,17 +1,19 @@
 """Check and time digit_classifier on a GPU: training in bf16 and fp16, prediction, and an ensemble on full-size data.
 
-    python bench/gpu_check.py                                # (a)-(c): about 1 minute on an H100
+    python bench/gpu_check.py                                # (a)-(c) and (e): a few minutes on an H100
     python bench/gpu_check.py --mnist DIR --ensemble 5       # and (d): 5 seeds on Kaggle-layout MNIST, a few minutes
     python bench/gpu_check.py --device cpu --epochs 1 --quick    # a smoke test of this script, on a CPU
 
 (a) prints torch, CUDA and GPU information; (b) trains the default `cnn` recipe on the embedded sample (3,800
 training digits; 1,000 test digits whose labels are in solution.csv) in the precision `auto` picks (bf16 on GPUs of
-compute capability 8.0 and up) and then in fp16 (fastai's `MixedPrecision`, with a gradient scaler), printing
+compute capability 8.0 and up, fp16 below) and then in the other of fp16 and fp32, printing
 seconds per epoch and test accuracy; (c) labels 28,000 digits on the device in each precision and prints the time;
 (d) with `--mnist DIR`, a folder in Kaggle's layout (train.csv with 42,000 labelled rows, test.csv, and solution.csv
 with the test labels), trains `--ensemble N` seeds of the `cnn` recipe and prints each model's test accuracy and
 time and the accuracy of their averaged probabilities. It stops starting new seeds when `--budget` seconds are
-spent. No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
+spent; (e) runs the whole job as `digit-classifier run` does (`run_job`, once plain and once with `--full`: training,
+pictures, submission, model files) and `learn.predict` on a digit held on the device, the paths that training alone
+does not take. No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
 Exits 1 if a part failed (the others still run).
 """
 import argparse, os, platform, sys, tempfile, time, traceback, warnings
@@ -70,7 +72,7 @@ class EpochClock(Callback):
 
 def train_one(data, dev, precision, epochs, seed):
     "Train the cnn recipe on `data`; return (learner, seconds, seconds per epoch after the first)."
-    set_seed(seed)
+    set_seed(seed, reproducible=True)  # as `run` trains (cuDNN deterministic, no benchmark), so the times are run's
     t = time.time()
     clock = EpochClock()
     learn = digits_learner(arch_dls(data, 'cnn', seed=seed, device=dev), 'cnn', precision=precision, cbs=clock)
@@ -88,7 +90,8 @@ def sample_training(dev, a):
     path = get_digits(Path(tempfile.mkdtemp())/'digits', source='sample')
     test = read_digits(path/'test.csv')
     truth = pd.read_csv(path/'solution.csv').Label.to_numpy()
-    precs = ['auto'] + (['fp16'] if dev.type == 'cuda' or not a.quick else [])
+    other = 'fp32' if resolve_precision('auto', dev) == 'fp16' else 'fp16'  # a T4 or P100: auto is fp16 already
+    precs = ['auto'] + ([other] if dev.type == 'cuda' or not a.quick else [])
     learners = {}
     for p in precs:
         learn, secs, per_epoch = train_one(path, dev, p, a.epochs, 42)
@@ -141,6 +144,18 @@ def ensemble(dev, a):
         log(f"ensemble of {len(probs)}: test accuracy {accuracy(torch.stack(probs).mean(0), truth):.4f} "
             f"(single models: mean {np.mean(accs):.4f}, best {max(accs):.4f}); {time.time()-t0:.0f} s in all")
 
+def whole_job(dev, a):
+    "(e): `run_job` as the CLI runs it, plain and --full, and `learn.predict` on a digit held on the device."
+    from digit_classifier.jobs import run_job
+    path = get_digits(Path(tempfile.mkdtemp())/'digits', source='sample')
+    for full in (False, True):
+        out = Path(tempfile.mkdtemp())/'out'
+        res = run_job(path, epochs=a.epochs or 2, device=dev.type, out=out, full=full)
+        log(f"run_job{' --full' if full else ''} on {dev.type}: wrote {', '.join(sorted(f.name for f in out.iterdir()))}; {res.get('test_accuracy')}")
+    learn = digits_learner(arch_dls(path, 'cnn', device=dev), 'cnn')
+    label, idx, probs = learn.predict(learn.dls.valid_ds.pixels[0])  # on the device, as a notebook user may pass it
+    log(f"learn.predict on a digit on {learn.dls.valid_ds.pixels.device}: label {label}, probs on {probs.device}")
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--device', default='auto', help='auto (the GPU if there is one), cuda or cpu')
@@ -153,12 +168,12 @@ def main():
     warnings.filterwarnings('ignore', message='Default grid_sample and affine_grid behavior')  # fastai's augmentation, harmless
     try: dev = resolve_device(a.device)
     except DigitsError as e: log(f"error: {e}"); return 1
-    if dev.type == 'cuda': torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     t0 = time.time()
     oks = [part('(a) torch, CUDA and GPU', info, dev)[0]]
     ok, res = part('(b) training on the sample', sample_training, dev, a); oks.append(ok)
     if ok: oks.append(part('(c) predicting 28,000 digits', predict_28000, dev, a, *res)[0])
     if a.mnist: oks.append(part(f'(d) ensemble of {a.ensemble} on {a.mnist}', ensemble, dev, a)[0])
+    oks.append(part('(e) the whole job: run_job, plain and --full, and learn.predict', whole_job, dev, a)[0])
     if dev.type == 'cuda': log(f"\npeak GPU memory: {torch.cuda.max_memory_allocated(dev)/2**30:.2f} GiB")
     log(f"done in {time.time()-t0:.0f} s: {sum(oks)} of {len(oks)} parts passed")
     return 0 if all(oks) else 1

@@ -39,7 +39,7 @@ class DigitsDataset:
         "The items at `idxs` (a tensor of indices) as one typed batch."
         x = TensorImage(self.pixels.index_select(0, idxs))  # several times faster than `pixels[idxs]` on uint8
         return (x,) if self.labels is None else (x, TensorCategory(self.labels.index_select(0, idxs)))
-    def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([i])))
+    def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([i], device=self.pixels.device)))  # the index where the pixels are: a GPU's index_select refuses a CPU one
     def decode(self, o, full=True):
         "Decode a sample for display: a 1x28x28 image and a `Category`."
         x = TensorImage(o[0].view(1, IMG, IMG))
@@ -71,7 +71,7 @@ class DigitsDL(TfmdDL):
         for b in self.create_batches(self.get_idxs()): yield self.after_batch(b if same else to_device(b, self.device))
         self.after_iter()
     def _one_pass(self):
-        its = self.after_batch(to_device(self.dataset.batch(torch.tensor([0])), self.device))
+        its = self.after_batch(to_device(self.dataset.batch(torch.zeros(1, dtype=torch.long, device=self.dataset.pixels.device)), self.device))
         self._n_inp,self._types = 1,explode_types(its)
 
 # %% ../nbs/04_dataloaders.ipynb #f3c1bd6c

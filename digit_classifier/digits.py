@@ -365,4 +365,4 @@ def as_digits(items, # A CSV path, DataFrame, `Digits`, pixels (0..255 or float 
 # %% ../nbs/01_digits.ipynb #0d83c107
 def digit_ink(pixels) -> torch.Tensor:
     "uint8 pixels (784,) of one digit with light ink on dark, as in MNIST: inverted when its border (the paper) is light."
-    return torch.as_tensor(grey_ink(torch.as_tensor(pixels).view(IMG, IMG).numpy())).reshape(N_PIX)
+    return torch.as_tensor(grey_ink(torch.as_tensor(pixels).cpu().view(IMG, IMG).numpy())).reshape(N_PIX)  # a digit on a GPU too
