@@ -115,8 +115,6 @@ def _data_folder(data):
     for f in ('train.csv', 'test.csv'):
         near = sorted(p.name for p in data.glob(f + '.*'))  # train.csv.gz: the name is all that is wrong
         check_exists(data/f, f"{data}: no {f} in this folder" + (f" ({near[0]} is there: a compressed CSV is read as it is, but named {f}: rename it, or link to it as {f} from a folder of your own)" if near else ''))
-        if not (data/f).is_file() and not (data/f).is_dir():  # a pipe would block `run` until something writes to it
-            raise DigitsError(f"{data/f}: not a regular file (a pipe, socket or device); copy the CSV into {data}")
     return data
 
 def job_folders(data=None, # Folder with train.csv/test.csv, or None
