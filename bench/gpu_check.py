@@ -1,6 +1,6 @@
 """Check and time digit_classifier on a GPU: training in bf16 and fp16, prediction, and an ensemble on full-size data.
 
-    python bench/gpu_check.py                                # (a)-(c) and (e): a few minutes on an H100
+    python bench/gpu_check.py                                # (a)-(c), (e) and (f): a few minutes on an H100
     python bench/gpu_check.py --mnist DIR --ensemble 5       # and (d): 5 seeds on Kaggle-layout MNIST, a few minutes
     python bench/gpu_check.py --device cpu --epochs 1 --quick    # a smoke test of this script, on a CPU
 
@@ -13,7 +13,9 @@ with the test labels), trains `--ensemble N` seeds of the `cnn` recipe and print
 time and the accuracy of their averaged probabilities. It stops starting new seeds when `--budget` seconds are
 spent; (e) runs the whole job as `digit-classifier run` does (`run_job`, once plain and once with `--full`: training,
 pictures, submission, model files) and `learn.predict` on a digit held on the device, the paths that training alone
-does not take. No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
+does not take; (f) counts the calls that make the host wait for the device during an epoch's training batches
+(torch's sync debug mode on a GPU, `HostSyncs` from the test kit on a CPU) and times an epoch with them and with
+fastai's augmentation and smoothed loss, which wait twice a batch. No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
 Exits 1 if a part failed (the others still run).
 """
 import argparse, os, platform, sys, tempfile, time, traceback, warnings
@@ -28,6 +30,8 @@ from digit_classifier.digits import Digits, read_digits
 from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
+from digit_classifier.test_utils import HostSyncs  # the test kit: counts, on a CPU, the calls that would wait for a GPU
+from collections import Counter
 import fastai  # after digit_classifier, which quiets fastai's torch.jit warning
 from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
@@ -156,6 +160,41 @@ def whole_job(dev, a):
     label, idx, probs = learn.predict(learn.dls.valid_ds.pixels[0])  # on the device, as a notebook user may pass it
     log(f"learn.predict on a digit on {learn.dls.valid_ds.pixels.device}: label {label}, probs on {probs.device}")
 
+class TrainingWaits(Callback):
+    "The calls that wait for the device from the start of an epoch's training batches to their end: {'file:line': count}."
+    order = 0  # before the Recorder's epoch summary, which reads the loss once
+    def __init__(self, dev): self.dev,self.calls = dev,Counter()
+    def before_train(self):
+        if self.dev.type == 'cuda':
+            self.caught = warnings.catch_warnings(record=True); self.seen = self.caught.__enter__()
+            warnings.simplefilter('always'); torch.cuda.set_sync_debug_mode('warn')
+        else: self.syncs = HostSyncs().__enter__()
+    def after_train(self):
+        if self.dev.type == 'cuda':
+            torch.cuda.set_sync_debug_mode(0); self.caught.__exit__(None, None, None)
+            self.calls.update(f"{Path(w.filename).name}:{w.lineno}" for w in self.seen if 'synchroniz' in str(w.message))
+        else:
+            self.syncs.__exit__(None, None, None); self.calls.update(c.split(' at ')[1] for c in self.syncs.calls)
+
+def waits(dev, a):
+    "(f): waits for the device per training batch, and seconds per epoch, with this library's training loop and with fastai's."
+    from fastai.vision.augment import AffineCoordTfm
+    from digit_classifier.dataloaders import digit_tfms, digits_dls
+    from digit_classifier.learner import LossOnDevice
+    path = get_digits(Path(tempfile.mkdtemp())/'digits', source='sample')
+    for p in ['auto'] + (['fp32'] if resolve_precision('auto', dev) != 'fp32' else []):
+        for loop in ('digit_classifier', 'fastai'):
+            set_seed(42, reproducible=True)
+            aug = digit_tfms() if loop == 'digit_classifier' else [AffineCoordTfm(aff_fs=digit_tfms()[0].aff_fs, pad_mode='zeros', align_corners=False)]
+            dls = digits_dls(path, valid_pct=0.05, bs=128, flat=False, batch_tfms=aug, device=dev)
+            clock, w = EpochClock(), TrainingWaits(dev)
+            learn = digits_learner(dls, 'cnn', precision=p, cbs=clock)
+            if loop == 'fastai': learn.remove_cb(LossOnDevice)
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(max(a.epochs or 3, 2), 3e-2, cbs=w)
+            ts, n = clock.times, len(learn.dls.train) * len(clock.times)
+            log(f"{loop}'s loop, {dev.type}, {learn.precision}: {sum(w.calls.values())/n:.2f} waits per training batch "
+                f"({dict(w.calls) or 'none'}); {(ts[-1] - ts[0])/(len(ts) - 1):.3f} s/epoch after the first")
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--device', default='auto', help='auto (the GPU if there is one), cuda or cpu')
@@ -174,6 +213,7 @@ def main():
     if ok: oks.append(part('(c) predicting 28,000 digits', predict_28000, dev, a, *res)[0])
     if a.mnist: oks.append(part(f'(d) ensemble of {a.ensemble} on {a.mnist}', ensemble, dev, a)[0])
     oks.append(part('(e) the whole job: run_job, plain and --full, and learn.predict', whole_job, dev, a)[0])
+    oks.append(part('(f) waits for the device while training', waits, dev, a)[0])
     if dev.type == 'cuda': log(f"\npeak GPU memory: {torch.cuda.max_memory_allocated(dev)/2**30:.2f} GiB")
     log(f"done in {time.time()-t0:.0f} s: {sum(oks)} of {len(oks)} parts passed")
     return 0 if all(oks) else 1

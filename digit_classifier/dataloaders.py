@@ -8,6 +8,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/dataloaders.html.md"""
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
+import torch.nn.functional as F
 from fastcore.all import *
 from .core import *
 with quiet_import():
@@ -20,7 +21,7 @@ with quiet_import():
 from .digits import *
 
 # %% auto #0
-__all__ = ['DigitsDataset', 'DigitsDL', 'shift_mat', 'digit_tfms', 'DigitsDataLoaders', 'digits_dls']
+__all__ = ['DigitsDataset', 'DigitsDL', 'shift_mat', 'DigitAffine', 'digit_tfms', 'DigitsDataLoaders', 'digits_dls']
 
 # %% ../nbs/04_dataloaders.ipynb #d3e2d618
 class DigitsDataset:
@@ -82,13 +83,19 @@ def shift_mat(x, max_px:float=2., p:float=1., size:int=IMG):
     one,zero = torch.ones_like(tx),torch.zeros_like(tx)
     return affine_mat(one, zero, tx, zero, one, ty)
 
+class DigitAffine(AffineCoordTfm):
+    "fastai's `AffineCoordTfm` for images, resampled by `F.grid_sample` alone: fastai's zoom-out check (`.item()`) would make a GPU wait every batch."
+    def encodes(self, x:TensorImage):
+        grid = F.affine_grid(self.mat, (*x.shape[:2], *(self.cp_size or x.shape[-2:])), align_corners=self.align_corners)
+        return TensorImage(F.grid_sample(x, grid, mode=self.mode, padding_mode=self.pad_mode, align_corners=self.align_corners))
+
 def digit_tfms(max_rotate:float=10., # Maximum rotation, in degrees
                min_zoom:float=0.9, max_zoom:float=1.1, # Scale range
                max_shift:float=2.5, # Maximum shift, in pixels
                p:float=1., # Probability of each transform
               ) -> list:
-    "Batch augmentation for digits: small random rotation, zoom and shift, as one fastai `AffineCoordTfm`."
-    return [AffineCoordTfm(aff_fs=[partial(rotate_mat, max_deg=max_rotate, p=p),
+    "Batch augmentation for digits: small random rotation, zoom and shift, as one `DigitAffine`."
+    return [DigitAffine(aff_fs=[partial(rotate_mat, max_deg=max_rotate, p=p),
                                    partial(zoom_mat, min_zoom=min_zoom, max_zoom=max_zoom, p=p),
                                    partial(shift_mat, max_px=max_shift, p=p)], pad_mode=PadMode.Zeros, align_corners=False)]  # torch's default, said aloud so it does not warn
 

@@ -11,8 +11,8 @@ from torch import nn
 from fastcore.all import *
 from .core import *
 with quiet_import():
-    from fastai.learner import Learner
-    from fastai.callback.core import event
+    from fastai.learner import Learner, Recorder, AvgSmoothLoss
+    from fastai.callback.core import Callback, event
     import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, lr_find, progress bars
     from fastai.optimizer import SGD, Adam
     from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
@@ -25,7 +25,8 @@ from .models import *
 from .precision import *
 
 # %% auto #0
-__all__ = ['DigitsLearner', 'AutocastTraining', 'precision_callback', 'arch_dls', 'digits_learner']
+__all__ = ['DigitsLearner', 'AutocastTraining', 'precision_callback', 'SmoothLossOnDevice', 'LossOnDevice', 'arch_dls',
+           'digits_learner']
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
@@ -94,6 +95,28 @@ def precision_callback(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32', as `re
     if p == 'fp32': return None
     return MixedPrecision() if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p)
 
+# %% ../nbs/08_learner.ipynb #c2023d9d
+class SmoothLossOnDevice(AvgSmoothLoss):
+    "fastai's smoothed training loss, kept on the loss's device (fastai's is copied to the host every batch)."
+    def accumulate(self, learn):
+        self.count += 1
+        loss = learn.loss.detach().mean().float()
+        self.val = torch.lerp(loss, self.val.to(loss.device), self.beta)
+
+class LossOnDevice(Callback):
+    "Give the `Recorder` a `SmoothLossOnDevice`, and move the losses it keeps to the host once an epoch, in one copy."
+    order = Recorder.order + 1  # after the Recorder has stored the batch's loss
+    def before_fit(self):
+        self.r = getattr(self.learn, 'recorder', None)  # a Learner built without one has nothing to keep
+        if self.r is None: return
+        if not isinstance(self.r.smooth_loss, SmoothLossOnDevice): self.r.smooth_loss = SmoothLossOnDevice(self.r.smooth_loss.beta)
+        self.n_host = len(self.r.losses)
+    def after_epoch(self):
+        if self.r is None: return
+        if new := self.r.losses[self.n_host:]: self.r.losses[self.n_host:] = torch.stack(new).cpu().unbind()
+        self.n_host = len(self.r.losses)
+    after_fit = after_epoch  # an interrupted epoch (`lr_find` stops one) still ends the fit
+
 # %% ../nbs/08_learner.ipynb #cdb7efae
 @delegates(digits_dls)
 def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
@@ -127,4 +150,4 @@ def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `ar
     learn.precision = resolve_precision('fp32' if precision == 'auto' and not img else precision, dev)
     cb = precision_callback(learn.precision, dev)
     if cb is not None: learn.add_cb(cb)
-    return learn
+    return learn.add_cb(LossOnDevice())

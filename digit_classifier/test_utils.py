@@ -16,7 +16,7 @@ from .core import *
 from .kaggle_api import kaggle_json, _import_kaggle
 
 # %% auto #0
-__all__ = ['PNG_MAGIC', 'FakeKaggle', 'write_csv', 'png_size', 'hidden', 'run_cli', 'folder_state', 'kaggle_kernel']
+__all__ = ['PNG_MAGIC', 'FakeKaggle', 'HostSyncs', 'write_csv', 'png_size', 'hidden', 'run_cli', 'folder_state', 'kaggle_kernel']
 
 # %% ../nbs/99_test_utils.ipynb #6bb7a105
 class _FakeHandler(BaseHTTPRequestHandler):
@@ -133,6 +133,26 @@ class FakeKaggle:
         if tok not in self._uploads: return h.error(400, 'unknown upload token')
         self.submissions.append({'description': req.get('submissionDescription'), 'content': self._uploads[tok]})
         return h.send(200, {'message': f'Successfully submitted to {self.competition}', 'ref': len(self.submissions)})
+
+# %% ../nbs/99_test_utils.ipynb #9f0d2236
+import traceback, torch
+from torch.overrides import TorchFunctionMode
+
+class HostSyncs(TorchFunctionMode):
+    "Record the tensor calls that would make a GPU run wait for the device, as 'name at file:line' of their caller."
+    waits = {'item', 'cpu', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__', '__format__',
+             'nonzero', 'masked_select', 'unique'}
+    def __init__(self, skip:tuple=('fastai/callback/schedule.py',), # Callers whose tensors are on the host in every run
+                ):
+        super().__init__()
+        self.calls,self.skip = [],skip
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, '__name__', '') in self.waits:
+            frames = traceback.extract_stack()[:-1]
+            # the first caller outside torch and fastai's tensor subclass plumbing
+            f = next(f for f in reversed(frames) if '/torch/' not in f.filename and not f.filename.endswith('fastai/torch_core.py'))
+            if not any(s in f.filename for s in self.skip): self.calls.append(f"{func.__name__} at {Path(f.filename).name}:{f.lineno}")
+        return func(*args, **(kwargs or {}))
 
 # %% ../nbs/99_test_utils.ipynb #5f124966
 def write_csv(fname, # Where to write
