@@ -27,7 +27,8 @@ from digit_classifier.models import arch_recipe as recipe
 from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner, DigitsLearner
 from digit_classifier.submission import predict_probs
-from digit_classifier.precision import cpu_features, resolve_device, resolve_precision
+from digit_classifier.device import resolve_device
+from digit_classifier.precision import cpu_features, resolve_precision
 from fastai.data.load import DataLoader  # after digit_classifier, which quiets fastai's torch.jit warning
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout,
 import numpy as np, pandas as pd, torch
 import digit_classifier
 from digit_classifier.core import DigitsError
-from digit_classifier.precision import cpu_features, fast_bf16, resolve_device, resolve_precision
+from digit_classifier.device import resolve_device
+from digit_classifier.precision import cpu_features, fast_bf16, resolve_precision
 from digit_classifier.data import get_digits
 from digit_classifier.digits import Digits, read_digits
 from digit_classifier.learner import arch_dls

@@ -16,7 +16,8 @@ from digit_classifier.models import arch_recipe as recipe
 from digit_classifier.learner import arch_dls
 from digit_classifier.learner import digits_learner
 from digit_classifier.submission import predict_probs
-from digit_classifier.precision import cpu_features, resolve_device, resolve_precision
+from digit_classifier.device import resolve_device
+from digit_classifier.precision import cpu_features, resolve_precision
 from fastai.torch_core import set_seed  # after digit_classifier, which quiets fastai's torch.jit warning
 
 def read_idx(fname):

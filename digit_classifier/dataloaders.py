@@ -14,11 +14,12 @@ from .core import *
 with quiet_import():
     from fastai.data.core import DataLoaders, TfmdDL
     from fastai.data.transforms import IntToFloatTensor, Category, CategoryMap
-    from fastai.torch_core import TensorImage, TensorCategory, default_device, to_device
+    from fastai.torch_core import TensorImage, TensorCategory, to_device
     from fasttransform.cast import explode_types
     from fastai.vision.augment import AffineCoordTfm, rotate_mat, zoom_mat, affine_mat, PadMode
     import fastai.vision.learner  # registers show_results and plot_top_losses for image batches
 from .digits import *
+from .device import resolve_device
 
 # %% auto #0
 __all__ = ['DigitsDataset', 'DigitsDL', 'shift_mat', 'DigitAffine', 'digit_tfms', 'DigitsDataLoaders', 'digits_dls']
@@ -134,7 +135,7 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
                seed:int=42, # Seed of the split
                flat:bool=True, # 784-long inputs (True) or 1x28x28 images (False)
                batch_tfms=None, # Training-batch augmentation, e.g. `digit_tfms()`
-               device=None, # Where batches (and the pixels) live; default `default_device()`
+               device=None, # Where batches (and the pixels) live: 'auto' (default), 'cpu', 'cuda' or a `torch.device`, as `resolve_device`
                val_bs:int=1024, # Validation batch size
               ) -> DigitsDataLoaders:
     "Fast fastai `DataLoaders` over Kaggle digits, split like the chapter-4 flow."
@@ -149,7 +150,7 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
     trn,val = torch.utils.data.random_split(range(len(d)), [len(d)-n_valid, n_valid], generator=torch.Generator().manual_seed(seed))
     trn,val = torch.tensor(trn.indices),torch.tensor(val.indices)
     _warn_unseen(name, present, set(d.labels[trn].unique().tolist()))
-    device = default_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     def ds(idxs, split_idx): return DigitsDataset(d.pixels[idxs], d.labels[idxs], flat=flat, split_idx=split_idx).to(device)
     tfms = [IntToFloatTensor()] + L(batch_tfms)
     train = DigitsDL(ds(trn, 0), bs=bs, shuffle=True, drop_last=len(trn) > bs, after_batch=tfms, device=device)

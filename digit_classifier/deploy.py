@@ -12,7 +12,8 @@ from fastcore.all import *
 from .core import *
 from .digits import as_digits, grey_ink, digit_ink, read_digits
 from .modelfile import load_model
-from .precision import resolve_device, resolve_precision, precision_note
+from .device import resolve_device
+from .precision import resolve_precision, precision_note
 from .submission import predict_probs, write_submission, check_submission, read_truth, _precision_for, _is_submission
 
 # %% auto #0

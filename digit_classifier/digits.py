@@ -114,6 +114,19 @@ def _data_lines(fname):
         for i,s in enumerate(io.TextIOWrapper(f, 'utf-8-sig', errors='replace'), 1):
             if i > 1 and s.strip(): yield i, s.rstrip('\n')
 
+def _first_non_utf8(fname):
+    "The number of the first line of `fname` that is not UTF-8 (Latin-1 accents, a binary file), or '?'."
+    with _open(fname) as f:
+        line = 1
+        for s in iter(lambda: f.readline(_MAX_LINE), b''):  # bounded: a line over 1 MB is refused anyway
+            if not _is_utf8(s): return line
+            line += s.endswith(b'\n')
+    return '?'
+
+def _is_utf8(b:bytes) -> bool:
+    try: b.decode('utf-8'); return True
+    except UnicodeDecodeError: return False
+
 def _values(text:str) -> list: return _csv_values(text, skipinitialspace=True)
 def _n_values(text:str) -> int: return len(_values(text))
 
@@ -284,7 +297,7 @@ def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
             if sha and file_sha256(fname) == sha: _write_cache(sha, *got)  # not when the file changed while it was parsed
     except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DigitsError(f"{fname}: cannot decompress ({_cut(str(e) or type(e).__name__, 80)})") from None
-    except UnicodeDecodeError: raise DigitsError(f"{fname}: not a text CSV (not UTF-8 text)") from None
+    except UnicodeDecodeError: raise DigitsError(f"{fname}: line {_first_non_utf8(fname)} is not UTF-8 text; not a text CSV") from None
     except MemoryError: raise DigitsError(f"{fname}: too large to fit in memory") from None
     except OSError as e: raise DigitsError(f"{fname}: cannot read ({e.strerror or e})") from None
     px,y = got

@@ -6,14 +6,15 @@ Docs: https://digit-classifier.github.io/digit-classifier/jobs.html.md"""
 
 # %% ../nbs/13_jobs.ipynb #5d7e8252
 from __future__ import annotations
-import math, os, re, sys, time
+import math, os, re, sys, time, warnings
 from fastcore.all import *
 from .core import *
 from .digits import *
 from .data import *
 from .dataloaders import DigitsDataLoaders
 from .models import *
-from .precision import resolve_device, resolve_precision, precision_note
+from .device import resolve_device
+from .precision import resolve_precision, precision_note
 from .learner import *
 from .modelfile import *
 from .submission import *
@@ -98,7 +99,9 @@ def train_one(train:Digits, # Labelled digits
     "A learner for `arch`, trained with its recipe."
     set_seed(seed, reproducible=True)
     dev = resolve_device(device)
-    dls = arch_dls(train, arch, bs=bs, seed=ifnone(split_seed, seed), valid_pct=valid_pct, device=dev)
+    with warnings.catch_warnings():
+        if full: warnings.filterwarnings('ignore', message='.*fell in the validation split')  # trained on every row: none is held out
+        dls = arch_dls(train, arch, bs=bs, seed=ifnone(split_seed, seed), valid_pct=valid_pct, device=dev)
     if full: dls = _all_rows(dls, train)
     learn = digits_learner(dls, arch, precision=precision, path=path, cbs=CSVLogger(history) if history else None,
                            **(dict(metrics=[]) if full else {}))
@@ -151,7 +154,13 @@ def _train_all(train, arch, seed, ensemble, full, stage, **kw):
     names = _names(ensemble)
     labels = [f"{n} (seed {seed+i}): " if ensemble > 1 or full else '' for i,n in enumerate(names)]
     if full:
-        shown = one(0, 'model-valid', f"validation run (seed {seed}): ")
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter('always')
+            shown = one(0, 'model-valid', f"validation run (seed {seed}): ")
+        final = 'the final models do' if ensemble > 1 else 'the final model does'
+        for w in ws:  # digits held out from the validation run are still learnt by the final models
+            warnings.warn(str(w.message).replace(': the model can never predict them', f": the validation run never learns them; {final}")
+                                        .replace(': the model can never predict it', f": the validation run never learns it; {final}"), w.category)
         acc = float(shown.recorder.values[-1][-1])
         src = (f"validation run: {len(shown.dls.train_ds):,} training, {len(shown.dls.valid_ds):,} validation digits; "
                f"the {'models' if ensemble > 1 else 'model'} then trained on all {len(train):,}")

@@ -23,6 +23,7 @@ from .digits import Digits, as_digits, digit_ink
 from .dataloaders import *
 from .models import *
 from .precision import *
+from .device import resolve_device
 
 # %% auto #0
 __all__ = ['DigitsLearner', 'AutocastTraining', 'precision_callback', 'SmoothLossOnDevice', 'LossOnDevice', 'arch_dls',

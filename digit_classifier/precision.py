@@ -1,4 +1,4 @@
-"""Where and how to compute: the device, and mixed precision chosen by what the hardware does fast
+"""How to compute: mixed precision chosen by what the hardware does fast
 
 Docs: https://digit-classifier.github.io/digit-classifier/precision.html.md"""
 
@@ -11,40 +11,10 @@ import torch
 from fastcore.all import *
 from torch.amp import autocast
 from .core import *
+from .device import resolve_device
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'resolve_device', 'cpu_features', 'fast_bf16', 'resolve_precision', 'precision_note']
-
-# %% ../nbs/07_precision.ipynb #e8c3b1df
-_said = set()  # notes printed once per process
-
-def _cuda_kernels(index:int=0) -> str|None:
-    "None if this torch has kernels for CUDA GPU `index` (its sm_XY, an older sm_X* of the same major, or PTX it can compile), else why not."
-    major,minor = torch.cuda.get_device_capability(index)
-    archs = [(kind, int(n)) for kind,n in re.findall(r'(sm|compute)_(\d+)', ' '.join(torch.cuda.get_arch_list()))]
-    cc = major*10 + minor
-    if not archs or any(k == 'sm' and n//10 == major and n <= cc or k == 'compute' and n <= cc for k,n in archs): return None
-    return (f"torch {torch.__version__} has no kernels for this GPU ({torch.cuda.get_device_name(index)}, compute capability "
-            f"{major}.{minor}; it was built for {', '.join(torch.cuda.get_arch_list())})")
-
-def resolve_device(device='auto') -> torch.device:
-    "`device` as a `torch.device`: 'auto' (or None) is the CUDA GPU where there is one that this torch can run on, else the CPU."
-    if device is None or device == 'auto':
-        if not torch.cuda.is_available(): return torch.device('cpu')
-        if why := _cuda_kernels():  # a P100 (6.0) with a torch built from sm_75 on: every kernel would fail
-            if why not in _said: _said.add(why); print(f"note: {why}: using the CPU")
-            return torch.device('cpu')
-        return torch.device('cuda')
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError): raise DigitsError(f"device {device!r} is not a device: use auto, cpu or cuda") from None
-    if dev.type == 'cuda':
-        if not torch.cuda.is_available(): raise DigitsError(f"device {device!r}: torch {torch.__version__} sees no CUDA GPU here; use auto or cpu")
-        if (dev.index or 0) >= torch.cuda.device_count(): raise DigitsError(f"device {device!r}: there are only {torch.cuda.device_count()} CUDA GPUs")
-        if why := _cuda_kernels(dev.index or 0): raise DigitsError(f"device {device!r}: {why}; install a torch build for it, or use cpu")
-    elif dev.type == 'mps':
-        if not torch.backends.mps.is_available(): raise DigitsError(f"device {device!r}: no Apple GPU (MPS) here; use auto or cpu")
-    elif dev.type != 'cpu': raise DigitsError(f"device {device!r}: use auto, cpu or cuda")
-    return dev
+__all__ = ['PRECISIONS', 'cpu_features', 'fast_bf16', 'resolve_precision', 'precision_note']
 
 # %% ../nbs/07_precision.ipynb #8e705cb7
 def _cpu_model() -> str:

@@ -14,7 +14,8 @@ from .core import *
 from .digits import *
 from .digits import _cut, _q
 from .models import ToImage
-from .precision import resolve_device, resolve_precision
+from .device import resolve_device
+from .precision import resolve_precision
 from .kaggle_api import upload_submission
 
 # %% auto #0
@@ -87,6 +88,8 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
         if torch.is_tensor(res) and res.shape[1:] != probs.shape[1:]:
             raise DigitsError(f"predict_probs: the models give {res.shape[1]} and {probs.shape[1]} classes; an ensemble's models must agree")
         res = res + probs
+    if n_bad := int((~torch.isfinite(res).all(1)).sum()):  # argmax would still give labels, and a submission of nonsense
+        warnings.warn(f"predict_probs: {n_bad:,} of {len(res):,} digits have probabilities that are not finite numbers (a model whose weights hold NaN or inf, e.g. from a diverged training)")
     return res/len(models)
 
 # %% ../nbs/10_submission.ipynb #7df180ec
