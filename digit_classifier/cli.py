@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/cli.html.md"""
 
 # %% ../nbs/14_cli.ipynb #ca39f89b
 from __future__ import annotations
-import argparse, ctypes, io, math, os, signal, sys, warnings
+import argparse, ctypes, io, math, os, signal, sys, time, warnings
 from pathlib import Path
 import digit_classifier
 from .core import DigitsError, Interrupted
@@ -184,7 +184,10 @@ def _dispatch(cmd, **a):
         print(export_onnx(a['model'], a['onnx']))
     elif cmd == 'demo':
         from digit_classifier.deploy import launch_demo
-        launch_demo(a['model'], host=a['host'], port=a['port'])
+        demo = launch_demo(a['model'], host=a['host'], port=a['port'], prevent_thread_lock=True)
+        try:  # gradio's own wait takes Ctrl-C as a normal end (exit 0): here it ends the command as an interrupt (130, or 143 for SIGTERM)
+            while demo.is_running: time.sleep(0.1)
+        finally: demo.close()
     elif cmd == 'submit':
         from digit_classifier.submission import submit
         print(submit(a['file'], a['message'], competition=a['competition']))
