@@ -15,7 +15,8 @@ spent; (e) runs the whole job as `digit-classifier run` does (`run_job`, once pl
 pictures, submission, model files) and `learn.predict` on a digit held on the device, the paths that training alone
 does not take; (f) counts the calls that make the host wait for the device during an epoch's training batches
 (torch's sync debug mode on a GPU, `HostSyncs` from the test kit on a CPU) and times an epoch with them and with
-fastai's augmentation and smoothed loss, which wait twice a batch. No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
+fastai's augmentation and smoothed loss, which wait twice a batch, and times the recipe at batch sizes 128 and 512.
+No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
 Exits 1 if a part failed (the others still run).
 """
 import argparse, os, platform, sys, tempfile, time, traceback, warnings
@@ -195,6 +196,14 @@ def waits(dev, a):
             ts, n = clock.times, len(learn.dls.train) * len(clock.times)
             log(f"{loop}'s loop, {dev.type}, {learn.precision}: {sum(w.calls.values())/n:.2f} waits per training batch "
                 f"({dict(w.calls) or 'none'}); {(ts[-1] - ts[0])/(len(ts) - 1):.3f} s/epoch after the first")
+    for bs in (128, 512):  # a small CNN at batch 128 may be bound by kernel launches on a GPU: is a larger batch faster?
+        set_seed(42, reproducible=True)
+        clock = EpochClock()
+        learn = digits_learner(arch_dls(path, 'cnn', bs=bs, device=dev), 'cnn', cbs=clock)
+        with learn.no_bar(), learn.no_logging(): learn.fit_recipe(a.epochs)
+        ts = clock.times
+        log(f"cnn recipe at batch size {bs}, {dev.type}, {learn.precision}: {(ts[-1] - ts[0])/(len(ts) - 1):.3f} s/epoch after the first; "
+            f"valid accuracy {float(learn.recorder.values[-1][-1]):.4f} after {len(ts)} epochs")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
