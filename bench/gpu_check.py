@@ -15,7 +15,8 @@ spent; (e) runs the whole job as `digit-classifier run` does (`run_job`, once pl
 pictures, submission, model files) and `learn.predict` on a digit held on the device, the paths that training alone
 does not take; (f) counts the calls that make the host wait for the device during an epoch's training batches
 (torch's sync debug mode on a GPU, `HostSyncs` from the test kit on a CPU) and times an epoch with them and with
-fastai's augmentation and smoothed loss, which wait twice a batch, and times the recipe at batch sizes 128 and 512.
+fastai's augmentation and smoothed loss, which wait twice a batch (on a GPU, copying each epoch's shuffled order to the
+device also waits, once an epoch), and times the recipe at batch sizes 128 and 512.
 No network is used. Every line is also written to $OUT/gpu_results.txt when the environment sets OUT.
 Exits 1 if a part failed (the others still run).
 """
@@ -89,6 +90,8 @@ def train_one(data, dev, precision, epochs, seed):
     per_epoch = (ts[-1] - ts[0])/(len(ts) - 1) if len(ts) > 1 else ts[0]  # the first epoch pays for warm-up
     return learn, secs, per_epoch
 
+def per_epoch_note(n): return 's/epoch after the first' if n > 1 else 's for the one epoch (warm-up included)'
+
 def accuracy(probs, labels): return float((probs.argmax(1) == torch.tensor(np.asarray(labels))).float().mean())
 
 def sample_training(dev, a):
@@ -103,7 +106,7 @@ def sample_training(dev, a):
         learn, secs, per_epoch = train_one(path, dev, p, a.epochs, 42)
         acc = accuracy(predict_probs(learn.model, test.pixels), truth)
         log(f"sample, cnn recipe, {a.epochs or learn.recipe['epochs']} epochs, {dev.type}, precision {p} -> {learn.precision}: "
-            f"{secs:.1f} s in all, {per_epoch:.3f} s/epoch after the first; valid {float(learn.recorder.values[-1][-1]):.4f}; test accuracy (1,000) {acc:.4f}")
+            f"{secs:.1f} s in all, {per_epoch:.3f} {per_epoch_note(len(learn.recorder.values))}; valid {float(learn.recorder.values[-1][-1]):.4f}; test accuracy (1,000) {acc:.4f}")
         learners[learn.precision] = learn
     return learners, test
 
@@ -165,18 +168,29 @@ def whole_job(dev, a):
 class TrainingWaits(Callback):
     "The calls that wait for the device from the start of an epoch's training batches to their end: {'file:line': count}."
     order = 0  # before the Recorder's epoch summary, which reads the loss once
-    def __init__(self, dev): self.dev,self.calls = dev,Counter()
+    def __init__(self, dev): self.dev,self.calls,self.on = dev,Counter(),None
+    def _caller(self):
+        "file:line of the first caller outside torch and fastai's tensor plumbing (a C++ warning names torch/_tensor.py)."
+        f = next(f for f in reversed(traceback.extract_stack()[:-2]) if '/torch/' not in f.filename
+                 and not f.filename.endswith(('fastai/torch_core.py', 'warnings.py')))
+        return f"{Path(f.filename).name}:{f.lineno}"
     def before_train(self):
         if self.dev.type == 'cuda':
-            self.caught = warnings.catch_warnings(record=True); self.seen = self.caught.__enter__()
-            warnings.simplefilter('always'); torch.cuda.set_sync_debug_mode('warn')
-        else: self.syncs = HostSyncs().__enter__()
+            self.on = warnings.catch_warnings(); self.on.__enter__()
+            warnings.simplefilter('always')
+            shown = warnings.showwarning
+            def record(message, category, *args, **kwargs):
+                if 'synchroniz' in str(message): self.calls[self._caller()] += 1
+                else: shown(message, category, *args, **kwargs)
+            warnings.showwarning = record
+            torch.cuda.set_sync_debug_mode('warn')
+        else: self.on = HostSyncs().__enter__()
     def after_train(self):
-        if self.dev.type == 'cuda':
-            torch.cuda.set_sync_debug_mode(0); self.caught.__exit__(None, None, None)
-            self.calls.update(f"{Path(w.filename).name}:{w.lineno}" for w in self.seen if 'synchroniz' in str(w.message))
-        else:
-            self.syncs.__exit__(None, None, None); self.calls.update(c.split(' at ')[1] for c in self.syncs.calls)
+        "Stop counting (also called when training fails, so that nothing stays switched on)."
+        if self.on is None: return
+        if self.dev.type == 'cuda': torch.cuda.set_sync_debug_mode(0)
+        else: self.calls.update(c.split(' at ')[1] for c in self.on.calls)
+        self.on.__exit__(None, None, None); self.on = None
 
 def waits(dev, a):
     "(f): waits for the device per training batch, and seconds per epoch, with this library's training loop and with fastai's."
@@ -192,7 +206,9 @@ def waits(dev, a):
             clock, w = EpochClock(), TrainingWaits(dev)
             learn = digits_learner(dls, 'cnn', precision=p, cbs=clock)
             if loop == 'fastai': learn.remove_cb(LossOnDevice)
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(max(a.epochs or 3, 2), 3e-2, cbs=w)
+            try:
+                with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(max(a.epochs or 3, 2), 3e-2, cbs=w)
+            finally: w.after_train()
             ts, n = clock.times, len(learn.dls.train) * len(clock.times)
             log(f"{loop}'s loop, {dev.type}, {learn.precision}: {sum(w.calls.values())/n:.2f} waits per training batch "
                 f"({dict(w.calls) or 'none'}); {(ts[-1] - ts[0])/(len(ts) - 1):.3f} s/epoch after the first")
@@ -200,7 +216,7 @@ def waits(dev, a):
         set_seed(42, reproducible=True)
         clock = EpochClock()
         learn = digits_learner(arch_dls(path, 'cnn', bs=bs, device=dev), 'cnn', cbs=clock)
-        with learn.no_bar(), learn.no_logging(): learn.fit_recipe(a.epochs)
+        with learn.no_bar(), learn.no_logging(): learn.fit_recipe(max(a.epochs or 3, 2))  # two at least: the first warms up
         ts = clock.times
         log(f"cnn recipe at batch size {bs}, {dev.type}, {learn.precision}: {(ts[-1] - ts[0])/(len(ts) - 1):.3f} s/epoch after the first; "
             f"valid accuracy {float(learn.recorder.values[-1][-1]):.4f} after {len(ts)} epochs")

@@ -6,7 +6,8 @@ Docs: https://digit-classifier.github.io/digit-classifier/dataloaders.html.md"""
 
 # %% ../nbs/04_dataloaders.ipynb #c6d55602
 from __future__ import annotations
-import warnings
+import itertools, warnings
+from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastcore.all import *
@@ -16,7 +17,7 @@ with quiet_import():
     from fastai.data.transforms import IntToFloatTensor, Category, CategoryMap
     from fastai.torch_core import TensorImage, TensorCategory, to_device
     from fasttransform.cast import explode_types
-    from fastai.vision.augment import AffineCoordTfm, rotate_mat, zoom_mat, affine_mat, PadMode
+    from fastai.vision.augment import AffineCoordTfm, rotate_mat, zoom_mat, affine_mat, affine_grid, compose_tfms, PadMode
     import fastai.vision.learner  # registers show_results and plot_top_losses for image batches
 from .digits import *
 from .device import resolve_device
@@ -43,9 +44,15 @@ class DigitsDataset:
         return (x,) if self.labels is None else (x, TensorCategory(self.labels.index_select(0, idxs)))
     def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([i], device=self.pixels.device)))  # the index where the pixels are: a GPU's index_select refuses a CPU one
     def decode(self, o, full=True):
-        "Decode a sample for display: a 1x28x28 image and a `Category`."
-        x = TensorImage(o[0].view(1, IMG, IMG))
+        "Decode a sample for display: an image (784 pixels as 1x28x28) and a `Category`."
+        x = TensorImage(o[0] if o[0].ndim == 3 else o[0].view(1, IMG, IMG))
         return (x,) + tuple(Category(self.vocab[int(t)]) for t in o[1:])
+    @contextmanager
+    def set_split_idx(self, i):
+        "Inside the block, batches get the transforms of split `i` (fastai's `tta` augments validation digits with split 0's)."
+        old,self.split_idx = self.split_idx,i
+        try: yield self
+        finally: self.split_idx = old
     def to(self, device):
         self.pixels = self.pixels.to(device)
         if self.labels is not None: self.labels = self.labels.to(device)
@@ -62,6 +69,7 @@ class DigitsDL(TfmdDL):
         g = torch.Generator().manual_seed(self.rng.randint(0, 2**31))
         return torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
     def create_batches(self, idxs):
+        if not hasattr(idxs, '__len__'): idxs = list(itertools.islice(idxs, self.bs))  # `show_batch(unique=True)`: an endless repeat of one index
         idxs = torch.as_tensor(idxs, dtype=torch.long).to(self.dataset.pixels.device)
         n = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
         for i in range(0, n, self.bs): yield self.dataset.batch(idxs[i:i+self.bs])
@@ -69,7 +77,8 @@ class DigitsDL(TfmdDL):
         # The batches are ready-made tensors: skip the worker/collation machinery that `DataLoader.__iter__` wraps them in
         self.randomize()
         self.before_iter()
-        same = self.device is None or self.dataset.pixels.device == torch.device(self.device)
+        dev,want = self.dataset.pixels.device,torch.device(self.device or 'cpu')
+        same = self.device is None or (dev.type, dev.index or 0) == (want.type, want.index or 0)  # cuda:0 is cuda
         for b in self.create_batches(self.get_idxs()): yield self.after_batch(b if same else to_device(b, self.device))
         self.after_iter()
     def _one_pass(self):
@@ -85,10 +94,14 @@ def shift_mat(x, max_px:float=2., p:float=1., size:int=IMG):
     return affine_mat(one, zero, tx, zero, one, ty)
 
 class DigitAffine(AffineCoordTfm):
-    "fastai's `AffineCoordTfm` for images, resampled by `F.grid_sample` alone: fastai's zoom-out check (`.item()`) would make a GPU wait every batch."
+    "fastai's `AffineCoordTfm` for images, without the zoom check (`.item()`) that would make a GPU wait every batch."
     def encodes(self, x:TensorImage):
-        grid = F.affine_grid(self.mat, (*x.shape[:2], *(self.cp_size or x.shape[-2:])), align_corners=self.align_corners)
-        return TensorImage(F.grid_sample(x, grid, mode=self.mode, padding_mode=self.pad_mode, align_corners=self.align_corners))
+        size = tuple(self.cp_size or x.shape[-2:])
+        if min(x.shape[-2]/size[0], x.shape[-1]/size[1]) > 2: return self._encode(x, self.mode)  # shrinking 2x or more: fastai may resize first
+        if self.split_idx and size == tuple(x.shape[-2:]): return x  # validation and test batches: nothing moves
+        coords = affine_grid(self.mat, (*x.shape[:2], *size), align_corners=self.align_corners)
+        if self.coord_fs and not self.split_idx: coords = compose_tfms(coords, tfms=self.coord_fs)  # e.g. fastai's `Warp`, merged in
+        return TensorImage(F.grid_sample(x, coords, mode=self.mode, padding_mode=self.pad_mode, align_corners=self.align_corners))
 
 def digit_tfms(max_rotate:float=10., # Maximum rotation, in degrees
                min_zoom:float=0.9, max_zoom:float=1.1, # Scale range
@@ -134,7 +147,7 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
                bs:int=256, # Batch size
                seed:int=42, # Seed of the split
                flat:bool=True, # 784-long inputs (True) or 1x28x28 images (False)
-               batch_tfms=None, # Training-batch augmentation, e.g. `digit_tfms()`
+               batch_tfms=None, # Batch transforms, e.g. `digit_tfms()`: random ones change training batches only, as in fastai
                device=None, # Where batches (and the pixels) live: 'auto' (default), 'cpu', 'cuda' or a `torch.device`, as `resolve_device`
                val_bs:int=1024, # Validation batch size
               ) -> DigitsDataLoaders:
@@ -154,5 +167,5 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
     def ds(idxs, split_idx): return DigitsDataset(d.pixels[idxs], d.labels[idxs], flat=flat, split_idx=split_idx).to(device)
     tfms = [IntToFloatTensor()] + L(batch_tfms)
     train = DigitsDL(ds(trn, 0), bs=bs, shuffle=True, drop_last=len(trn) > bs, after_batch=tfms, device=device)
-    valid = DigitsDL(ds(val, 1), bs=val_bs, after_batch=[IntToFloatTensor()], device=device)
+    valid = DigitsDL(ds(val, 1), bs=val_bs, after_batch=tfms, device=device)  # e.g. a `Normalize` applies to every batch
     return DigitsDataLoaders(train, valid, device=device)

@@ -159,8 +159,11 @@ def _train_all(train, arch, seed, ensemble, full, stage, **kw):
             shown = one(0, 'model-valid', f"validation run (seed {seed}): ")
         final = 'the final models do' if ensemble > 1 else 'the final model does'
         for w in ws:  # digits held out from the validation run are still learnt by the final models
-            warnings.warn(str(w.message).replace(': the model can never predict them', f": the validation run never learns them; {final}")
-                                        .replace(': the model can never predict it', f": the validation run never learns it; {final}"), w.category)
+            m = str(w.message)
+            if 'fell in the validation split' in m:
+                m = m.replace(': the model can never predict them', f": the validation run never learns them; {final}").replace(
+                              ': the model can never predict it', f": the validation run never learns it; {final}")
+            warnings.warn(m, w.category)
         acc = float(shown.recorder.values[-1][-1])
         src = (f"validation run: {len(shown.dls.train_ds):,} training, {len(shown.dls.valid_ds):,} validation digits; "
                f"the {'models' if ensemble > 1 else 'model'} then trained on all {len(train):,}")

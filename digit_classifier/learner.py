@@ -6,6 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/learner.html.md"""
 
 # %% ../nbs/08_learner.ipynb #0675607b
 from __future__ import annotations
+from contextlib import contextmanager
 import torch
 from torch import nn
 from fastcore.all import *
@@ -13,7 +14,8 @@ from .core import *
 with quiet_import():
     from fastai.learner import Learner, Recorder, AvgSmoothLoss
     from fastai.callback.core import Callback, event
-    import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, lr_find, progress bars
+    import fastai.callback.schedule  # fit_one_cycle, lr_find
+    from fastai.callback.progress import ProgressCallback
     from fastai.optimizer import SGD, Adam
     from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
     from fastai.metrics import accuracy
@@ -26,17 +28,77 @@ from .precision import *
 from .device import resolve_device
 
 # %% auto #0
-__all__ = ['DigitsLearner', 'AutocastTraining', 'precision_callback', 'SmoothLossOnDevice', 'LossOnDevice', 'arch_dls',
-           'digits_learner']
+__all__ = ['SmoothLossOnDevice', 'LossOnDevice', 'ProgressEvery', 'DigitsLearner', 'AutocastTraining', 'precision_callback',
+           'arch_dls', 'digits_learner']
+
+# %% ../nbs/08_learner.ipynb #c2023d9d
+class SmoothLossOnDevice(AvgSmoothLoss):
+    "fastai's smoothed training loss, kept on the loss's device (fastai's is copied to the host every batch)."
+    def accumulate(self, learn):
+        self.count += 1
+        loss = learn.loss.detach().mean().float()
+        if self.val.device != loss.device: self.val = torch.full_like(loss, float(self.val))  # made there: a copy to a GPU would wait
+        self.val = torch.lerp(loss, self.val, self.beta)
+
+class LossOnDevice(Callback):
+    "During a fit, give the `Recorder` a `SmoothLossOnDevice`, and move the losses it keeps to the host once an epoch, in one copy."
+    order = Recorder.order + 1  # after the Recorder has stored the batch's loss
+    r = None  # the Recorder, during a fit
+    def before_fit(self):
+        self.r = getattr(self.learn, 'recorder', None)  # a Learner built without one has nothing to keep
+        if self.r is None: return
+        if not isinstance(self.r.smooth_loss, SmoothLossOnDevice): self._swap(SmoothLossOnDevice(self.r.smooth_loss.beta))
+        self.n_host = len(self.r.losses)
+    def after_epoch(self):
+        if self.r is None: return
+        if new := self.r.losses[self.n_host:]: self.r.losses[self.n_host:] = torch.stack(new).cpu().unbind()
+        self.n_host = len(self.r.losses)
+    def after_fit(self):
+        "The epoch cut short (`lr_find` stops one), then fastai's own smoothed loss back, on the host, as it stands."
+        self.after_epoch()
+        if self.r is None or not isinstance(s := self.r.smooth_loss, SmoothLossOnDevice): return
+        host = AvgSmoothLoss(s.beta)
+        host.count,host.val = s.count,s.val.cpu()
+        self._swap(host)
+        if torch.is_tensor(getattr(self.learn, 'smooth_loss', None)): self.learn.smooth_loss = self.learn.smooth_loss.cpu()
+        self.r = None
+    def _swap(self, smooth_loss): object.__setattr__(self.r, 'smooth_loss', smooth_loss)  # a Callback's setattr warns: the Learner has a `smooth_loss` too
+
+class ProgressEvery(ProgressCallback):
+    "fastai's progress bars, reading the smoothed loss to show it every `every` batches and at the end, rather than every batch."
+    def __init__(self, every:int=25): self.every = every
+    @property
+    def name(self): return 'progress'  # where fastai looks for it: `learn.progress`, `no_bar`, `tta`
+    def after_batch(self):
+        self.pbar.update(self.iter+1)
+        if hasattr(self, 'smooth_loss') and ((self.iter+1) % self.every == 0 or self.iter+1 == self.n_iter):
+            self.pbar.comment = f'{self.smooth_loss.item():.4f}'
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
-    "A fastai `Learner` that knows its architecture, recipe and precision, and whose events call only the callbacks that handle them."
+    "A fastai `Learner` that knows its architecture, recipe and precision, calls only the callbacks that handle an event, and does not wait for a GPU."
     precision = 'fp32'  # what `digits_learner` chose: 'bf16', 'fp16' or 'fp32'
     @delegates(Learner.__init__)
     def __init__(self, dls, model, arch:str='custom', recipe:dict=None, **kwargs):
         super().__init__(dls, model, **kwargs)
         self.arch,self.recipe = arch,recipe
+        if type(getattr(self, 'progress', None)) is ProgressCallback: self.remove_cb(self.progress).add_cb(ProgressEvery())
+        self.add_cb(LossOnDevice())
+
+    @contextmanager
+    def no_bar(self):
+        "fastai's `no_bar`, which gives back this learner's progress callback (fastai's adds a new `ProgressCallback`)."
+        cb = getattr(self, 'progress', None)
+        if cb is not None: self.remove_cb(cb)
+        try: yield self
+        finally:
+            if cb is not None: self.add_cb(cb)
+
+    def fit(self, *args, **kwargs):
+        "fastai's `fit`; an interrupted one (Ctrl-C, a GPU out of memory) still leaves `recorder.losses` on the host."
+        try: super().fit(*args, **kwargs)
+        finally:
+            for cb in self.cbs.filter(lambda o: isinstance(o, LossOnDevice)): cb.after_fit()
 
     def fit_recipe(self, epochs:int=None, lr:float=None, **kwargs):
         "Train with the recipe: `fit` or `fit_one_cycle` for its epochs at its learning rate."
@@ -96,28 +158,6 @@ def precision_callback(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32', as `re
     if p == 'fp32': return None
     return MixedPrecision() if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p)
 
-# %% ../nbs/08_learner.ipynb #c2023d9d
-class SmoothLossOnDevice(AvgSmoothLoss):
-    "fastai's smoothed training loss, kept on the loss's device (fastai's is copied to the host every batch)."
-    def accumulate(self, learn):
-        self.count += 1
-        loss = learn.loss.detach().mean().float()
-        self.val = torch.lerp(loss, self.val.to(loss.device), self.beta)
-
-class LossOnDevice(Callback):
-    "Give the `Recorder` a `SmoothLossOnDevice`, and move the losses it keeps to the host once an epoch, in one copy."
-    order = Recorder.order + 1  # after the Recorder has stored the batch's loss
-    def before_fit(self):
-        self.r = getattr(self.learn, 'recorder', None)  # a Learner built without one has nothing to keep
-        if self.r is None: return
-        if not isinstance(self.r.smooth_loss, SmoothLossOnDevice): self.r.smooth_loss = SmoothLossOnDevice(self.r.smooth_loss.beta)
-        self.n_host = len(self.r.losses)
-    def after_epoch(self):
-        if self.r is None: return
-        if new := self.r.losses[self.n_host:]: self.r.losses[self.n_host:] = torch.stack(new).cpu().unbind()
-        self.n_host = len(self.r.losses)
-    after_fit = after_epoch  # an interrupted epoch (`lr_find` stops one) still ends the fit
-
 # %% ../nbs/08_learner.ipynb #cdb7efae
 @delegates(digits_dls)
 def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
@@ -151,4 +191,4 @@ def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `ar
     learn.precision = resolve_precision('fp32' if precision == 'auto' and not img else precision, dev)
     cb = precision_callback(learn.precision, dev)
     if cb is not None: learn.add_cb(cb)
-    return learn.add_cb(LossOnDevice())
+    return learn

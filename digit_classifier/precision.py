@@ -12,9 +12,10 @@ from fastcore.all import *
 from torch.amp import autocast
 from .core import *
 from .device import resolve_device
+_all_ = ['resolve_device']  # its home was this module: `from digit_classifier.precision import *` still gives it
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'cpu_features', 'fast_bf16', 'resolve_precision', 'precision_note']
+__all__ = ['PRECISIONS', 'cpu_features', 'fast_bf16', 'resolve_precision', 'precision_note', 'resolve_device']
 
 # %% ../nbs/07_precision.ipynb #8e705cb7
 def _cpu_model() -> str:

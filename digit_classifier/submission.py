@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/submission.html.md"""
 
 # %% ../nbs/10_submission.ipynb #8045a253
 from __future__ import annotations
-import copy, warnings
+import copy, itertools, warnings
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastcore.all import *
@@ -73,7 +73,8 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
         if tta and not img: warnings.warn("tta shifts images: a flat model (784 pixels in) is predicted without it")
         if not is_torch and precision not in ('auto', 'fp32'):
             warnings.warn(f"precision {precision} applies to torch models only; {type(m).__name__} predicts in its own (an ONNX model in float32)")
-        dev = (next(m.parameters()).device if device is None else resolve_device(device)) if is_torch else torch.device('cpu')
+        where = next(itertools.chain(m.parameters(), m.buffers()), None) if is_torch else None  # a module may hold neither
+        dev = (torch.device('cpu') if where is None else where.device) if device is None or not is_torch else resolve_device(device)
         p = _precision_for(m, precision, dev)  # of the model as given: the traced copy below no longer shows `ToImage`
         if is_torch: m = inference_model(m, dev)
         step = bs or (4096 if dev.type == 'cuda' else 256)
