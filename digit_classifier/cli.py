@@ -184,7 +184,8 @@ def _dispatch(cmd, **a):
         print(export_onnx(a['model'], a['onnx']))
     elif cmd == 'demo':
         from digit_classifier.deploy import launch_demo
-        demo = launch_demo(a['model'], host=a['host'], port=a['port'], prevent_thread_lock=True)
+        demo = launch_demo(a['model'], host=a['host'], port=a['port'], prevent_thread_lock=True, quiet=True)  # quiet: no tip about share=True, which the CLI has no option for
+        print(f"demo: serving {a['model']} on {demo.local_url} (Ctrl-C stops it)", flush=True)
         try:  # gradio's own wait takes Ctrl-C as a normal end (exit 0): here it ends the command as an interrupt (130, or 143 for SIGTERM)
             while demo.is_running: time.sleep(0.1)
         finally: demo.close()

@@ -97,7 +97,7 @@ class DigitAffine(AffineCoordTfm):
     "fastai's `AffineCoordTfm` for images, without the zoom check (`.item()`) that would make a GPU wait every batch."
     def encodes(self, x:TensorImage):
         size = tuple(self.cp_size or x.shape[-2:])
-        if min(x.shape[-2]/size[0], x.shape[-1]/size[1]) > 2: return self._encode(x, self.mode)  # shrinking 2x or more: fastai may resize first
+        if min(x.shape[-2]/size[0], x.shape[-1]/size[1]) > 2: return self._encode(x, self.mode)  # shrinking more than 2x: fastai may resize first
         if self.split_idx and size == tuple(x.shape[-2:]): return x  # validation and test batches: nothing moves
         coords = affine_grid(self.mat, (*x.shape[:2], *size), align_corners=self.align_corners)
         if self.coord_fs and not self.split_idx: coords = compose_tfms(coords, tfms=self.coord_fs)  # e.g. fastai's `Warp`, merged in

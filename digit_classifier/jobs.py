@@ -167,7 +167,9 @@ def _train_all(train, arch, seed, ensemble, full, stage, **kw):
         acc = float(shown.recorder.values[-1][-1])
         src = (f"validation run: {len(shown.dls.train_ds):,} training, {len(shown.dls.valid_ds):,} validation digits; "
                f"the {'models' if ensemble > 1 else 'model'} then trained on all {len(train):,}")
-        return [one(i, n, l, full=True) for i,(n,l) in enumerate(zip(names, labels))], shown, acc, src
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*has no examples of')  # the validation run has said so already
+            return [one(i, n, l, full=True) for i,(n,l) in enumerate(zip(names, labels))], shown, acc, src
     learns = [one(i, n, l) for i,(n,l) in enumerate(zip(names, labels))]
     if ensemble == 1: return learns, learns[0], float(learns[0].recorder.values[-1][-1]), ''
     accs = ', '.join(f"{float(l.recorder.values[-1][-1]):.4f}" for l in learns)

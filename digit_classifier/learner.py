@@ -25,7 +25,6 @@ from .digits import Digits, as_digits, digit_ink
 from .dataloaders import *
 from .models import *
 from .precision import *
-from .device import resolve_device
 
 # %% auto #0
 __all__ = ['SmoothLossOnDevice', 'LossOnDevice', 'ProgressEvery', 'DigitsLearner', 'AutocastTraining', 'precision_callback',
@@ -43,26 +42,26 @@ class SmoothLossOnDevice(AvgSmoothLoss):
 class LossOnDevice(Callback):
     "During a fit, give the `Recorder` a `SmoothLossOnDevice`, and move the losses it keeps to the host once an epoch, in one copy."
     order = Recorder.order + 1  # after the Recorder has stored the batch's loss
-    r = None  # the Recorder, during a fit
+    fitting = None  # the Recorder, while a fit runs
     def before_fit(self):
-        self.r = getattr(self.learn, 'recorder', None)  # a Learner built without one has nothing to keep
-        if self.r is None: return
-        if not isinstance(self.r.smooth_loss, SmoothLossOnDevice): self._swap(SmoothLossOnDevice(self.r.smooth_loss.beta))
-        self.n_host = len(self.r.losses)
+        self.fitting = getattr(self.learn, 'recorder', None)  # a Learner built without one has nothing to keep
+        if self.fitting is None: return
+        if not isinstance(self.fitting.smooth_loss, SmoothLossOnDevice): self._swap(SmoothLossOnDevice(self.fitting.smooth_loss.beta))
+        self.n_host = len(self.fitting.losses)
     def after_epoch(self):
-        if self.r is None: return
-        if new := self.r.losses[self.n_host:]: self.r.losses[self.n_host:] = torch.stack(new).cpu().unbind()
-        self.n_host = len(self.r.losses)
+        if self.fitting is None: return
+        if new := self.fitting.losses[self.n_host:]: self.fitting.losses[self.n_host:] = torch.stack(new).cpu().unbind()
+        self.n_host = len(self.fitting.losses)
     def after_fit(self):
-        "The epoch cut short (`lr_find` stops one), then fastai's own smoothed loss back, on the host, as it stands."
+        "Move the losses of an epoch cut short (`lr_find` stops one) to the host, then put back fastai's own smoothed loss."
         self.after_epoch()
-        if self.r is None or not isinstance(s := self.r.smooth_loss, SmoothLossOnDevice): return
+        if self.fitting is None or not isinstance(s := self.fitting.smooth_loss, SmoothLossOnDevice): return
         host = AvgSmoothLoss(s.beta)
         host.count,host.val = s.count,s.val.cpu()
         self._swap(host)
         if torch.is_tensor(getattr(self.learn, 'smooth_loss', None)): self.learn.smooth_loss = self.learn.smooth_loss.cpu()
-        self.r = None
-    def _swap(self, smooth_loss): object.__setattr__(self.r, 'smooth_loss', smooth_loss)  # a Callback's setattr warns: the Learner has a `smooth_loss` too
+        self.fitting = None
+    def _swap(self, smooth_loss): object.__setattr__(self.fitting, 'smooth_loss', smooth_loss)  # a Callback's setattr warns: the Learner has a `smooth_loss` too
 
 class ProgressEvery(ProgressCallback):
     "fastai's progress bars, reading the smoothed loss to show it every `every` batches and at the end, rather than every batch."
@@ -76,7 +75,7 @@ class ProgressEvery(ProgressCallback):
 
 # %% ../nbs/08_learner.ipynb #dac20339
 class DigitsLearner(Learner):
-    "A fastai `Learner` that knows its architecture, recipe and precision, calls only the callbacks that handle an event, and does not wait for a GPU."
+    "A fastai `Learner` that knows its architecture, recipe and precision, calls only the callbacks that handle an event, and keeps a GPU busy."
     precision = 'fp32'  # what `digits_learner` chose: 'bf16', 'fp16' or 'fp32'
     @delegates(Learner.__init__)
     def __init__(self, dls, model, arch:str='custom', recipe:dict=None, **kwargs):

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/precision.html.md"""
 
 # %% ../nbs/07_precision.ipynb #daf1f97f
 from __future__ import annotations
-import functools, platform, re, time
+import functools, platform, time
 import torch
 from fastcore.all import *
 from torch.amp import autocast

@@ -1,4 +1,4 @@
-"""What the notebooks' tests share: a fake Kaggle server, CSV writers and file checks; never imported by the library itself
+"""What the notebooks' tests share: a fake Kaggle server, CSV writers, file checks and a counter of waits for the device; never imported by the library itself
 
 Docs: https://digit-classifier.github.io/digit-classifier/test_utils.html.md"""
 
@@ -11,6 +11,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 from contextlib import contextmanager, redirect_stdout, redirect_stderr
+import traceback, torch
+from torch.overrides import TorchFunctionMode
 from fastcore.all import *
 from .core import *
 from .kaggle_api import kaggle_json, _import_kaggle
@@ -135,9 +137,6 @@ class FakeKaggle:
         return h.send(200, {'message': f'Successfully submitted to {self.competition}', 'ref': len(self.submissions)})
 
 # %% ../nbs/99_test_utils.ipynb #9f0d2236
-import traceback, torch
-from torch.overrides import TorchFunctionMode
-
 class HostSyncs(TorchFunctionMode):
     "Record the tensor calls that would make a GPU run wait for the device, as 'name at file:line' of their caller."
     waits = {'item', 'cpu', 'tolist', 'numpy', '__bool__', '__float__', '__int__', '__index__', '__format__',
