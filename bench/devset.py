@@ -2,12 +2,15 @@
 
     python bench/devset.py --mnist DIR --models out/model-1.pth out/model-2.pth   # score saved models there
     python bench/devset.py --mnist DIR --seeds 1 --elastic 1.25                  # a cnn_wide with an elastic distortion
+    python bench/devset.py --mnist DIR --seeds 1 2 3 --model dropout             # Deotte's Kaggle CNN, with dropout
 
 DIR holds MNIST's four idx files (see `bench/recipes.py`). The 42,000 training digits are those of `bench/ensembles.py`
 and of the leaderboard runs in `15_results`; the other 18,000 of MNIST's 60,000 training digits are a development
 set, for choosing a recipe without looking at MNIST's test digits. Each member trains as `bench/ensembles.py` trains
 one (all 42,000 but 42, the recipe's settings), with an elastic distortion added to its augmentation when `--elastic`
-is above 0: a random displacement on a 5x5 grid (`--elastic` pixels standard deviation) upsampled bicubically to
+is above 0, and `--model dropout` for the arch's network: the CNN of Chris Deotte's Kaggle kernels (strided 5x5
+convolutions instead of pooling, dropout 0.4 after each block; about a third of `cnn_wide`'s arithmetic), trained
+with the arch's recipe. An elastic distortion is a random displacement on a 5x5 grid (`--elastic` pixels standard deviation) upsampled bicubically to
 28x28, after Simard et al. (2003). Prints the development-set accuracy only; the test digits' probabilities are
 saved beside the development set's in `--save` (default probs-dev/), to be scored once a recipe is chosen.
 """
@@ -19,11 +22,22 @@ from recipes import load_mnist
 from ensembles import leaderboard_rows
 from digit_classifier.digits import Digits
 from digit_classifier.learner import arch_dls, digits_learner
+from digit_classifier.models import arch_recipe
 from digit_classifier.submission import predict_probs
 from digit_classifier.deploy import load_predictor
 from digit_classifier.dataloaders import DigitAffine, digit_tfms
 from fastai.torch_core import set_seed, TensorImage  # after digit_classifier, which quiets fastai's torch.jit warning
 from fastai.vision.augment import affine_grid
+from torch import nn
+from digit_classifier.models import ToImage
+
+def dropout_cnn(n_out:int=10):
+    "Chris Deotte's MNIST CNN (Kaggle, 2018): 32-32-32s2 and 64-64-64s2 blocks with dropout 0.4, then a 4x4 convolution."
+    def conv(ni, nf, ks, stride=1, pad=0): return [nn.Conv2d(ni, nf, ks, stride, pad), nn.ReLU(), nn.BatchNorm2d(nf)]
+    return nn.Sequential(ToImage(),
+        *conv(1, 32, 3), *conv(32, 32, 3), *conv(32, 32, 5, 2, 2), nn.Dropout(0.4),     # 28 -> 26 -> 24 -> 12
+        *conv(32, 64, 3), *conv(64, 64, 3), *conv(64, 64, 5, 2, 2), nn.Dropout(0.4),    # 12 -> 10 -> 8 -> 4
+        *conv(64, 128, 4), nn.Flatten(), nn.Dropout(0.4), nn.Linear(128, n_out))      # 4 -> 1
 
 class ElasticAffine(DigitAffine):
     "`DigitAffine` plus a smooth random displacement of every pixel: noise on a coarse grid, upsampled bicubically."
@@ -44,6 +58,7 @@ def main():
     p.add_argument('--seeds', type=int, nargs='*', default=[], help='train one member per seed')
     p.add_argument('--arch', default='cnn_wide'); p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--elastic', type=float, default=0., help='elastic distortion, pixels standard deviation (0: none)')
+    p.add_argument('--model', choices=['arch', 'dropout'], default='arch', help="the arch's network, or Deotte's CNN with dropout")
     p.add_argument('--save', default='probs-dev', help='folder for each model\'s development and test probabilities')
     a = p.parse_args()
     xtr, ytr, xte, yte = load_mnist(a.mnist)
@@ -57,9 +72,11 @@ def main():
         torch.save(dict(dev=pd, test=pt), out/f'{name}.pt')
         return pd
     print(f"| model | development accuracy ({len(dev):,}) | errors | train seconds |\n|---|---|---|---|")
+    probs = []
     for m in a.models:
-        pd = keep(f"{Path(m).parent.name}-{Path(m).stem}", load_predictor(m).model)
-        print(f"| {m} | {acc(pd):.4f} | {int((pd.argmax(1) != ydev).sum())} | |", flush=True)
+        probs.append(keep(f"{Path(m).parent.name}-{Path(m).stem}", load_predictor(m).model))
+        print(f"| {m} | {acc(probs[-1]):.4f} | {int((probs[-1].argmax(1) != ydev).sum())} | |", flush=True)
+    if len(probs) > 1: print(f"| the {len(probs)} above averaged | {acc(torch.stack(probs).mean(0)):.4f} | | |"); probs = []
     for seed in a.seeds:
         train = Digits(torch.from_numpy(xtr[idx]), torch.from_numpy(ytr[idx].astype(np.int64)))
         set_seed(seed, reproducible=True); t = time.time()
@@ -67,9 +84,11 @@ def main():
         if a.elastic:
             aug = ElasticAffine(aff_fs=digit_tfms()[0].aff_fs, pad_mode='zeros', align_corners=False, elastic_px=a.elastic)
             dls.train.after_batch.fs[-1] = dls.valid.after_batch.fs[-1] = aug
-        learn = digits_learner(dls, a.arch)
+        learn = digits_learner(dls, dropout_cnn if a.model == 'dropout' else a.arch, recipe=arch_recipe(a.arch))
         with learn.no_bar(), learn.no_logging(): learn.fit_recipe(a.epochs)
-        pd = keep(f"{a.arch}-elastic{a.elastic}-s{seed}", learn.model)
-        print(f"| {a.arch}, elastic {a.elastic}, seed {seed} | {acc(pd):.4f} | {int((pd.argmax(1) != ydev).sum())} | {time.time()-t:.0f} |", flush=True)
+        name = f"{a.arch}{'-dropout' if a.model == 'dropout' else ''}-elastic{a.elastic}-s{seed}"
+        probs.append(keep(name, learn.model))
+        print(f"| {name} | {acc(probs[-1]):.4f} | {int((probs[-1].argmax(1) != ydev).sum())} | {time.time()-t:.0f} |", flush=True)
+    if len(probs) > 1: print(f"| the {len(probs)} above averaged | {acc(torch.stack(probs).mean(0)):.4f} | | |")
 
 if __name__ == '__main__': main()
