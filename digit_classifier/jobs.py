@@ -11,7 +11,7 @@ from fastcore.all import *
 from .core import *
 from .digits import *
 from .data import *
-from .dataloaders import DigitsDataLoaders
+from .dataloaders import DigitsDataLoaders, _digit_list
 from .models import *
 from .device import resolve_device
 from .precision import resolve_precision, precision_note
@@ -154,16 +154,12 @@ def _train_all(train, arch, seed, ensemble, full, stage, **kw):
     names = _names(ensemble)
     labels = [f"{n} (seed {seed+i}): " if ensemble > 1 or full else '' for i,n in enumerate(names)]
     if full:
-        with warnings.catch_warnings(record=True) as ws:
-            warnings.simplefilter('always')
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*fell in the validation split')  # said below, as it is here: the final models learn them
             shown = one(0, 'model-valid', f"validation run (seed {seed}): ")
-        final = 'the final models do' if ensemble > 1 else 'the final model does'
-        for w in ws:  # digits held out from the validation run are still learnt by the final models
-            m = str(w.message)
-            if 'fell in the validation split' in m:
-                m = m.replace(': the model can never predict them', f": the validation run never learns them; {final}").replace(
-                              ': the model can never predict it', f": the validation run never learns it; {final}")
-            warnings.warn(m, w.category)
+        if held := sorted(set(train.labels.unique().tolist()) - set(shown.dls.train_ds.labels.unique().tolist())):
+            warnings.warn(f"{train.fname or 'the training digits'}: every example of {_digit_list(held)} fell in the validation split: the validation "
+                          f"run never learns {'them' if len(held) > 1 else 'it'}; the final model{'s do' if ensemble > 1 else ' does'}")
         acc = float(shown.recorder.values[-1][-1])
         src = (f"validation run: {len(shown.dls.train_ds):,} training, {len(shown.dls.valid_ds):,} validation digits; "
                f"the {'models' if ensemble > 1 else 'model'} then trained on all {len(train):,}")
