@@ -74,7 +74,7 @@ run='''examples:
   digit-classifier run --arch cnn_wide --ensemble 3 --full
                                                        leaderboard mode: the wider CNN, 3 seeds, each finally trained on
                                                        every labelled row
-  digit-classifier run --device cuda --precision fp16  on a GPU without fast bfloat16 (a Kaggle T4 or P100)
+  digit-classifier run --device cpu --precision fp32   the CPU in float32, even beside a GPU or on a CPU with fast bfloat16
 
 --out holds the previous outputs or the new ones, never a mix: a run writes into a hidden staging folder and
 installs the whole set at the end. In a Kaggle Notebook it reads the mounted competition data unless --data
@@ -200,12 +200,16 @@ def _handle(sig, handler):
 
 def main(argv=None):
     "Entry point of the `digit-classifier` command."
-    term,done = [],[]
+    term,done,stopping = [],[],[]
     def on_signal(sig, frame):
-        if done: return  # the work is done and its outputs complete: nothing left to interrupt
+        # once done, nothing is left to interrupt; once stopping, a second Ctrl-C must not cut short the clean-up and its line
+        if done or stopping: return
         if sig == signal.SIGTERM: term.append(sig)
+        stopping.append(sig)
         raise KeyboardInterrupt()
-    old,code = {s: _handle(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)},0
+    # a signal ignored by whoever started us (`cmd &` in a script) stays ignored
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+    old,code = {s: _handle(s, on_signal) for s in sigs},0
     try:
         try:
             with warnings.catch_warnings(record=True) as ws:
@@ -213,13 +217,15 @@ def main(argv=None):
                 done.append(True)
             for m in dict.fromkeys(str(w.message) for w in ws): print(f"warning: {m}", file=sys.stderr)
         except DigitsError as e: code,msg = 1,str(e)
-        except KeyboardInterrupt as e: code,msg = 143 if term else 130,str(e) if isinstance(e, Interrupted) else 'interrupted'
+        except KeyboardInterrupt as e:
+            code,msg = 143 if term else 130,str(e) if isinstance(e, Interrupted) else 'interrupted'
+            if sys.stdout.isatty(): print(flush=True)  # off the progress bar's line
         except BrokenPipeError:  # the reader of stdout went away (`| head`): say so on stderr, write nothing more to stdout
             code,msg = 1,'standard output was closed (broken pipe)'
             try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             except (OSError, ValueError, AttributeError, io.UnsupportedOperation): pass
         except OSError as e: code,msg = 1,(f"{e.filename}: " if e.filename else '') + f"{e.strerror or e}"
-        if code: print(f"error: {msg}", file=sys.stderr)
+        if code: print("error: " + msg.replace('\r', '\\r').replace('\n', '\\n'), file=sys.stderr)  # one line, even for a path with a newline
     finally:
         if argv is None:  # the console script: all is done and said, so an interrupt during interpreter shutdown is ignored
             # SIG_IGN, unlike a Python handler, outlives the shutdown, which puts the default back for Python handlers: killed by the signal, no message

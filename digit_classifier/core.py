@@ -12,8 +12,8 @@ from fnmatch import fnmatch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'atomic_writes', 'atomic_write',
-           'check_exists', 'Interrupted', 'deferred_signals', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar',
+__all__ = ['N_PIX', 'IMG', 'PIXEL_COLS', 'VOCAB', 'MODEL_FORMAT', 'ONNX_FORMAT', 'DigitsError', 'Interrupted', 'deferred_signals',
+           'atomic_writes', 'atomic_write', 'check_exists', 'OutputSet', 'quiet_import', 'file_sha256', 'sidecar',
            'read_sidecar']
 
 # %% ../nbs/00_core.ipynb #c884350b
@@ -24,6 +24,21 @@ VOCAB = list(range(10))
 # %% ../nbs/00_core.ipynb #9239cd59
 class DigitsError(Exception):
     "A user-facing error: one line naming the file, row, column or option at fault."
+
+# %% ../nbs/00_core.ipynb #4f176e7c
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C or SIGTERM, with a message that says what the output folder holds now."
+
+@contextmanager
+def deferred_signals(sigs=(signal.SIGINT, signal.SIGTERM)):
+    "Hold `sigs` until the block ends, then deliver them: a short critical block is never cut in half."
+    if threading.current_thread() is not threading.main_thread(): yield; return  # only the main thread may set handlers
+    got = []
+    old = {s: signal.signal(s, lambda s,f: got.append(s)) for s in sigs}
+    try: yield
+    finally:
+        for s,h in old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
+        for s in dict.fromkeys(got): signal.raise_signal(s)  # the usual handler runs now, e.g. KeyboardInterrupt
 
 # %% ../nbs/00_core.ipynb #94b9a5ad
 @contextmanager
@@ -40,7 +55,8 @@ def atomic_writes(*fnames):
             os.close(fd); tmps.append(Path(tmp))
         try:
             yield tmps
-            for t,f in zip(tmps, fnames): os.chmod(t, 0o644); os.replace(t, f)
+            with deferred_signals():  # a Ctrl-C between two renames would leave a model beside another model's description
+                for t,f in zip(tmps, fnames): os.chmod(t, 0o644); os.replace(t, f)
         except OSError as e:  # a full disk, a quota: name the file the user asked for, not the hidden temp file
             hit = [f for t,f in zip(tmps, fnames) if e.filename in (str(t), str(f))] or fnames
             raise DigitsError(f"{', '.join(map(str, hit))}: cannot write ({e.strerror or e})") from None
@@ -61,21 +77,6 @@ def check_exists(fname, # A file or folder the user named
     if fname.exists(): return fname
     if fname.is_symlink(): raise DigitsError(f"{fname}: a link to nothing (its target is missing, or the link points back at itself)")
     raise DigitsError(ifnone(missing, f"{fname}: file not found"))
-
-# %% ../nbs/00_core.ipynb #4f176e7c
-class Interrupted(KeyboardInterrupt):
-    "Ctrl-C or SIGTERM, with a message that says what the output folder holds now."
-
-@contextmanager
-def deferred_signals(sigs=(signal.SIGINT, signal.SIGTERM)):
-    "Hold `sigs` until the block ends, then deliver them: a short critical block is never cut in half."
-    if threading.current_thread() is not threading.main_thread(): yield; return  # only the main thread may set handlers
-    got = []
-    old = {s: signal.signal(s, lambda s,f: got.append(s)) for s in sigs}
-    try: yield
-    finally:
-        for s,h in old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
-        for s in dict.fromkeys(got): signal.raise_signal(s)  # the usual handler runs now, e.g. KeyboardInterrupt
 
 # %% ../nbs/00_core.ipynb #57378d0e
 try: import fcntl
@@ -109,6 +110,10 @@ def _install(d, out):
     shutil.rmtree(d)
 
 # %% ../nbs/00_core.ipynb #37016581
+def _is_file(entry) -> bool:
+    try: return entry.is_file()
+    except OSError: return False
+
 def _matches(name, pattern) -> bool:
     "Whether file `name` matches `pattern`: a glob, or a compiled regex (for what a glob cannot say, such as 'digits only')."
     return bool(pattern.fullmatch(name)) if isinstance(pattern, re.Pattern) else fnmatch(name, pattern)
@@ -132,7 +137,10 @@ class OutputSet:
         return 'holds the new outputs, ' + ('complete' if self.installed else 'partly installed (the next run into it completes them)')
 
     def check(self, names):
-        "Refuse outputs `names` (file names, globs or regexes in `out`) that would replace or remove one of the inputs."
+        "Refuse outputs `names` (file names, globs or regexes in `out`) that would replace or remove one of the inputs, or a folder."
+        for e in (os.scandir(self.out) if self.out.is_dir() else []):  # a folder named model.pth would stop the install halfway
+            if not e.name.startswith('.') and any(_matches(e.name, n) for n in names) and not _is_file(e):
+                raise DigitsError(f"{self.out/e.name}: is not a file, and an output of this run goes there; move it away, or write the outputs elsewhere")
         out = Path(os.path.realpath(self.out))  # realpath: `Path.resolve` raises on a link loop
         for i in self.inputs:
             i = Path(os.path.realpath(i))  # an input that is a link into `out` counts where it points
@@ -158,10 +166,11 @@ def _unlock(self:OutputSet):
 @patch
 def _recover(self:OutputSet):
     "Finish the install of a committed set a killed run left, and remove the staging folders of killed runs."
-    for d in sorted(self.out.glob(_COMMIT + '*')):
+    ours = lambda g: sorted(d for d in self.out.glob(g + '*') if _pid(d) is not None)  # .staging-<pid>: a user's .staging-notes stays
+    for d in ours(_COMMIT):
         _install(d, self.out)
         self.notes.append(f"{self.out}: completed the outputs of an interrupted run (pid {_pid(d)})")
-    for d in sorted(self.out.glob(_STAGE + '*')):
+    for d in ours(_STAGE):
         shutil.rmtree(d)
         self.notes.append(f"{self.out}: removed the unfinished outputs of an interrupted run (pid {_pid(d)})")
 
@@ -222,6 +231,9 @@ def __exit__(self:OutputSet, typ, exc, tb):
         try: self.out.rmdir()  # only if empty
         except OSError: pass
     if isinstance(exc, KeyboardInterrupt): raise Interrupted(f"interrupted: {self.out} {self.state}") from None
+    if isinstance(exc, DigitsError) and self.stage is not None and str(exc).startswith(str(self.stage)):  # a writer named its staged file
+        why = m[1] if (m := re.search(r'\(([^()]*)\)$', str(exc))) else str(exc).split(': ', 1)[-1]
+        raise DigitsError(f"{self.out}: cannot write the outputs ({why}); it {self.state}") from None
     if full or isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or own is not None):
         why = 'No space left on device' if full else exc.strerror or exc
         raise DigitsError(f"{self.out}: cannot write the outputs ({why}); it {self.state}") from None

@@ -6,7 +6,8 @@ Docs: https://digit-classifier.github.io/digit-classifier/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #5d38f352
 from __future__ import annotations
-import os
+import os, re, shutil
+from contextlib import contextmanager
 import numpy as np, pandas as pd
 from fastcore.all import *
 from .core import *
@@ -25,14 +26,27 @@ def mnist_5k():
     a = pd.read_csv(fname, header=None, dtype=np.int64).to_numpy()
     return a[:,:-1].astype(np.uint8), a[:,-1]
 
+# %% ../nbs/03_data.ipynb #119d7d31
+@contextmanager
+def _new_folder(dest):
+    "Create folder `dest` if missing, and remove it again if the block fails: no empty folder that looks like the data's."
+    made = not dest.exists()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        yield dest
+    except BaseException:
+        if made:
+            try: dest.rmdir()
+            except OSError: pass  # not empty after all: kept, and the block's own error goes on
+        raise
+
 # %% ../nbs/03_data.ipynb #7a37b584
 def write_sample(dest, # Folder to write the sample into
                  n_test:int=100, # Test digits per class
                  seed:int=42, # Seed of the stratified split
                 ) -> Path:
     "Write the embedded 5,000-digit MNIST sample into `dest` in the Kaggle layout."
-    dest = Path(dest); made = not dest.exists()
-    dest.mkdir(parents=True, exist_ok=True)
+    dest = Path(dest)
     px,y = mnist_5k()
     rng = np.random.default_rng(seed)
     test_idx = np.concatenate([rng.choice(np.flatnonzero(y==c), n_test, replace=False) for c in range(10)])
@@ -43,12 +57,8 @@ def write_sample(dest, # Folder to write the sample into
     frames = {'train.csv': pd.concat([pd.DataFrame({'label': y[train_idx]}), pix.iloc[train_idx].reset_index(drop=True)], axis=1),
               'test.csv': pix.iloc[test_idx], 'sample_submission.csv': pd.DataFrame({'ImageId': ids, 'Label': 0}),
               'solution.csv': pd.DataFrame({'ImageId': ids, 'Label': y[test_idx]})}
-    try:
-        with atomic_writes(*(dest/n for n in frames)) as tmps:  # all four or none: a full disk leaves no train.csv without test.csv
-            for df,tmp in zip(frames.values(), tmps): df.to_csv(tmp, index=False)
-    except BaseException:
-        if made: dest.rmdir()  # nor an empty folder that looks like the data's
-        raise
+    with _new_folder(dest), atomic_writes(*(dest/n for n in frames)) as tmps:  # all four or none: a full disk leaves no train.csv without test.csv
+        for df,tmp in zip(frames.values(), tmps): df.to_csv(tmp, index=False)
     return dest
 
 # %% ../nbs/03_data.ipynb #41e12b8d
@@ -61,14 +71,16 @@ def _is(e, folder):
     try: return e.is_dir() if folder else e.is_file()
     except OSError: return False
 
-def _csv_pairs(top, depth):
+def _csv_pairs(top, depth, others:list=None):
     "Folders at most `depth` levels below `top` holding both train.csv and test.csv, one per real folder (links collapse)."
     found,todo = {},[(Path(top), 0)]
     while todo:
         d,lvl = todo.pop()
         try: entries = list(os.scandir(d))
         except OSError: continue
-        if {'train.csv', 'test.csv'} <= {e.name for e in entries if _is(e, False)}:
+        files = {e.name for e in entries if _is(e, False)}
+        if others is not None: others += [Path(d)/f for f in files if re.search(r'\.csv(\.gz|\.zip)?$', f, re.I)]  # for the error
+        if {'train.csv', 'test.csv'} <= files:
             real = os.path.realpath(d)
             if real not in found or len(str(d)) < len(str(found[real])): found[real] = d  # the shortest name for a linked folder
         if lvl < depth: todo += [(Path(e.path), lvl+1) for e in entries if _is(e, True)]
@@ -86,17 +98,20 @@ def find_kaggle_input(inp, # A Kaggle Notebook's input folder, /kaggle/input
                       depth:int=5, # How many folder levels below `inp` to look
                      ) -> Path:
     "The folder under `inp` with the Digit Recognizer's train.csv and test.csv: one named digit-recognizer, else the only one with its columns."
-    inp = Path(inp)
-    pairs = _csv_pairs(inp, depth)
+    inp,others = Path(inp),[]
+    pairs = _csv_pairs(inp, depth, others)
     named = [p for p in pairs if p.name == 'digit-recognizer']
-    found = named or [p for p in pairs if _pixel_header(p)]
+    mounted = [p for p in named if p.parent in (inp, inp/'competitions')]  # where Kaggle mounts the competition itself
+    found = mounted[:1] or named or [p for p in pairs if _pixel_header(p)]
     if len(found) == 1: return found[0]
     names = lambda ps: ', '.join(str(p.relative_to(inp)) for p in ps)
     if found: raise DigitsError(f"Kaggle Notebook: several folders under {inp} hold the digits' train.csv and test.csv "
                                 f"({names(found)}): choose one with --data DIR, or get_digits(DIR)")
     other = f" (train.csv and test.csv in {names(pairs)} have no pixel columns)" if pairs else ''
+    csvs = sorted(str(f.relative_to(inp)) for f in others if f.parent not in pairs)
+    seen = f"; if the digits are in {', '.join(csvs[:3])}{' ...' if len(csvs) > 3 else ''}, link them as train.csv and test.csv in a folder of kaggle/working and give it with --data DIR" if csvs else ''
     raise DigitsError(f'Kaggle Notebook: no Digit Recognizer data under {inp}{other}: add the competition data with '
-                      f'"Add Input" (search for Digit Recognizer), or give its folder with --data DIR')
+                      f'"Add Input" (search for Digit Recognizer), or give its folder with --data DIR{seen}')
 
 # %% ../nbs/03_data.ipynb #cae2b386
 def _kaggle_root(root=None) -> Path: return Path(root or os.environ.get('DIGIT_CLASSIFIER_KAGGLE_ROOT') or '/')
@@ -123,6 +138,13 @@ def data_path(name):
 def _typed(path): return f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path  # as a user would type it
 def _holds_data(path): return path is not None and (Path(path)/'train.csv').is_file() and (Path(path)/'test.csv').is_file()
 
+def _copy_digits(src, dest):
+    "Copy the competition's CSVs from `src` into folder `dest`: all of them or none."
+    names = [f for f in ('train.csv', 'test.csv', 'sample_submission.csv') if (src/f).is_file()]
+    with _new_folder(dest), atomic_writes(*(dest/n for n in names)) as tmps:
+        for n,tmp in zip(names, tmps): shutil.copyfile(src/n, tmp)
+    return dest
+
 def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-recognizer[-sample]
                source:str='auto', # 'auto', 'kaggle' or 'sample'
               ) -> Path:
@@ -132,14 +154,17 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
         if source != 'auto': print(f"data: {_typed(Path(path))} already holds train.csv and test.csv: kept them as they are "
                                     f"(delete them first to {'write the sample' if source == 'sample' else 'download the Kaggle data'} afresh)")
         return Path(path)
-    chosen = source == 'auto'
+    chosen,mounted = source == 'auto',None
     if chosen:
-        if kp := kaggle_paths():  # the mounted data, read where it is: nothing is written under kaggle/input
-            print(f"data: Kaggle Notebook, using the digits in {kp[0]}")
-            return kp[0]
-        source = 'kaggle' if has_kaggle_credentials() else 'sample'
+        if kp := kaggle_paths():  # the mounted data, read where it is (nothing is written under kaggle/input), or copied where asked
+            if path is None:
+                print(f"data: Kaggle Notebook, using the digits in {kp[0]}")
+                return kp[0]
+            mounted = kp[0]
+        else: source = 'kaggle' if has_kaggle_credentials() else 'sample'
     path = Path(path) if path else data_path('digit-recognizer' if source=='kaggle' else 'digit-recognizer-sample')
-    if chosen:
+    if mounted: print(f"data: Kaggle Notebook, copying the digits in {mounted} to {_typed(path)}")
+    elif chosen:
         print(f"data: {'Kaggle credentials found, using the Kaggle competition data' if source=='kaggle' else 'no Kaggle credentials, using the embedded 5,000-digit MNIST sample'} in {_typed(path)}")
     if _holds_data(path): return path
     if path.exists() and not path.is_dir(): raise DigitsError(f"{path}: is a file; the data goes into a folder")
@@ -147,6 +172,7 @@ def get_digits(path=None, # Destination folder; default ~/.fastai/data/digit-rec
         odd = [f for f in there if not (path/f).is_file()]
         what = f"{odd[0]} is not a file" if odd else f"holds {there[0]} without {'test.csv' if there[0] == 'train.csv' else 'train.csv'}"
         raise DigitsError(f"{path}: {what}: not overwritten; delete it, or give another folder")
+    if mounted: return _copy_digits(mounted, path)
     if source == 'sample': return write_sample(path)
     try: return download_competition(path)
     except KaggleError as e:

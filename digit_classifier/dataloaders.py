@@ -54,6 +54,7 @@ class DigitsDataset:
         try: yield self
         finally: self.split_idx = old
     def to(self, device):
+        "Move the pixels and labels to `device`, in place."
         self.pixels = self.pixels.to(device)
         if self.labels is not None: self.labels = self.labels.to(device)
         return self
@@ -86,7 +87,11 @@ class DigitsDL(TfmdDL):
         self._n_inp,self._types = 1,explode_types(its)
 
 # %% ../nbs/04_dataloaders.ipynb #f3c1bd6c
-def shift_mat(x, max_px:float=2., p:float=1., size:int=IMG):
+def shift_mat(x, # The batch being augmented: one matrix per image
+              max_px:float=2., # Maximum shift, in pixels
+              p:float=1., # Probability of shifting each image
+              size:int=IMG, # Image size in pixels, to turn pixels into fastai's -1..1 coordinates
+             ) -> torch.Tensor:
     "A random translation matrix of up to `max_px` pixels in each direction."
     def draw(): return x.new_empty(x.size(0)).uniform_(-max_px, max_px) * (2/size) * (torch.rand(x.size(0), device=x.device) < p)
     tx,ty = draw(),draw()
@@ -116,7 +121,10 @@ def digit_tfms(max_rotate:float=10., # Maximum rotation, in degrees
 # %% ../nbs/04_dataloaders.ipynb #8f72b9d8
 class DigitsDataLoaders(DataLoaders):
     "fastai `DataLoaders` for digits, whose `test_dl` takes a CSV path, DataFrame, `Digits` or tensor."
-    def test_dl(self, test_items, with_labels:bool=False, **kwargs):
+    def test_dl(self, test_items, # A CSV path, DataFrame, `Digits` or tensor of pixels
+                with_labels:bool=False, # Keep the labels, e.g. to score with `get_preds`
+                **kwargs):
+        "A `DataLoader` over `test_items`, laid out and transformed as the validation set."
         d = as_digits(test_items)
         ds = self.valid_ds.new(d.pixels, d.labels if with_labels else None)
         return self.valid.new(ds, shuffle=False, drop_last=False, **kwargs)

@@ -95,14 +95,30 @@ class OnnxModel:
         self.fname = Path(fname)
         self.meta = read_sidecar(self.fname, ONNX_FORMAT)
         self.session = _session(self.fname, threads)
-        inp = self.session.get_inputs()[0]
-        if inp.shape[-1] != N_PIX: raise DigitsError(f"{self.fname}: takes input of shape {inp.shape}, expected (n, {N_PIX})")
-        self.input,self.vocab,self.flat = inp.name,list(self.meta['vocab']),self.meta.get('flat', True)
+        self.vocab,self.flat = list(self.meta['vocab']),self.meta.get('flat', True)
+        self.input = self._check_graph()
+
+    def _check_graph(self) -> str:
+        "The input's name, once the graph is seen to map float (n,784) to float (n,len(vocab)) for any n, as `export_onnx` writes it."
+        ins,outs,n_out = self.session.get_inputs(),self.session.get_outputs(),len(self.vocab)
+        def fixed(d): return isinstance(d, int)
+        def bad(what): return DigitsError(f"{self.fname}: {what}; expected what export_onnx writes, float (n, {N_PIX}) in and (n, {n_out}) out")
+        if len(ins) != 1: raise bad(f"takes {len(ins)} inputs ({', '.join(i.name for i in ins)})")
+        i,o = ins[0],outs[0]
+        if i.type != 'tensor(float)' or o.type != 'tensor(float)': raise bad(f"takes {i.type} and gives {o.type}")
+        if len(i.shape) != 2 or i.shape[-1] != N_PIX: raise bad(f"takes input of shape {i.shape}")
+        if fixed(i.shape[0]): raise bad(f"takes batches of exactly {i.shape[0]} digits")
+        if len(o.shape) != 2 or fixed(o.shape[-1]) and o.shape[-1] != n_out: raise bad(f"gives output of shape {o.shape}, and its sidecar names {n_out} classes")
+        return i.name
 
     def __call__(self, x) -> torch.Tensor:
         "Logits (n,10) for float pixels/255 `x` (n,784), like a torch model's."
         x = np.ascontiguousarray(torch.as_tensor(x).cpu().numpy(), dtype=np.float32)
-        return torch.from_numpy(self.session.run(None, {self.input: x})[0])
+        try: y = self.session.run(None, {self.input: x})[0]
+        except Exception as e: raise DigitsError(f"{self.fname}: onnxruntime could not run it ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+        if y.shape != (len(x), len(self.vocab)):  # a graph that hides its shapes: checked on what it gives
+            raise DigitsError(f"{self.fname}: gave output of shape {tuple(y.shape)} for {len(x)} digits, expected ({len(x)}, {len(self.vocab)})")
+        return torch.from_numpy(y)
 
     def predict_probs(self, pixels, # Digits in any form `as_digits` reads: uint8 pixels (n,784), a CSV path, ...
                       bs:int=1024, # Batch size
@@ -148,7 +164,9 @@ def _as_array(img):
     a = np.asarray(img)
     return a * 255 if a.dtype.kind == 'f' and a.size and a.max() <= 1 else a  # a float 0..1 picture on the 0..255 scale of the ink
 
-def sketch_ink(img, threshold:float=10) -> np.ndarray|None:
+def sketch_ink(img, # A gradio Sketchpad value (a dict of layers), a PIL image or an array
+               threshold:float=10, # Ink level (0..255) above which a pixel counts as drawn
+              ) -> np.ndarray|None:
     "The ink (h,w), 0..255, of a Sketchpad value, image or array; None when nothing is drawn."
     if isinstance(img, dict):
         layers = [_layer_ink(a) for a in map(_as_array, img.get('layers') or []) if a is not None and a.size]
@@ -322,6 +340,8 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     before = _stamp(out)
     try:
         probs = _finite_probs(predict_probs(ms, t.pixels, tta=tta, precision=prec, device=dev), ', '.join(map(str, models)))
+        if probs.shape != (len(t), len(labels)):  # checked before anything is written
+            raise DigitsError(f"{', '.join(map(str, models))}: gave predictions of shape {tuple(probs.shape)} for {len(t):,} digits and {len(labels)} labels")
         pred = labels[probs.argmax(1)]  # output i stands for digit vocab[i], as `Predictor.predict` says
         check_submission(write_submission(pred, out), n_rows=len(t))
     except KeyboardInterrupt:

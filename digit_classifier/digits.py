@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/digits.html.md"""
 
 # %% ../nbs/01_digits.ipynb #b5b0fadb
 from __future__ import annotations
-import csv, gzip, io, itertools, numbers, os, re, zipfile, zlib
+import csv, gzip, io, itertools, lzma, numbers, os, re, zipfile, zlib
 from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
 from PIL import Image
@@ -29,11 +29,15 @@ class Digits:
     def __init__(self, pixels, labels=None, fname=None): store_attr()
     def __len__(self): return len(self.pixels)
     @property
-    def x(self): return self.pixels.float()/255
+    def x(self):
+        "Pixels / 255, as float32: the chapter's independent variable."
+        return self.pixels.float()/255
     @property
     def y(self): return self.labels
     @property
-    def onehot(self): return torch.nn.functional.one_hot(self.labels, 10).float()
+    def onehot(self):
+        "The labels one-hot, ten numbers per digit: the post's dependent variable."
+        return torch.nn.functional.one_hot(self.labels, 10).float()
     @property
     def iloc(self): return _Rows(self)
     def __repr__(self):
@@ -49,7 +53,9 @@ def _zip_member(fname, z:zipfile.ZipFile) -> str:
     "Name of the one CSV in the zip archive `z`."
     files = [i.filename for i in z.infolist() if not i.is_dir() and not i.filename.startswith('__MACOSX/')]  # macOS's extra copies
     csvs = [o for o in files if o.lower().endswith('.csv')]
-    if len(csvs) == 1: return csvs[0]
+    if len(csvs) == 1:
+        if z.getinfo(csvs[0]).flag_bits & 1: raise DigitsError(f"{fname}: zip archive is encrypted; extract {_cut(csvs[0])} with its password first")
+        return csvs[0]
     if not files: raise DigitsError(f"{fname}: zip archive is empty; expected exactly one CSV")
     shown = ', '.join(_cut(o) for o in files[:3]) + (', ...' if len(files) > 3 else '')
     raise DigitsError(f"{fname}: zip archive holds {len(files)} file{'s'*(len(files) > 1)} ({shown}); expected exactly one CSV")
@@ -92,6 +98,9 @@ def _separator(text:str) -> str|None:
 def _check_header(names, fname, labelled):
     "Check column names; return whether the file has a `label` column."
     if len(names) == 1 and (sep := _separator(names[0])): raise DigitsError(f"{fname}: values are separated by {sep}, not commas")
+    if len(names) > 1 and all(re.fullmatch(r'\s*[-+]?\d+(\.\d*)?\s*', n) for n in names):  # pandas' to_csv(header=False), np.savetxt
+        raise DigitsError(f"{fname}: line 1 is numbers, not column names: the file has no header line; "
+                          f"add one ({'label,' if labelled else '[label,]'}pixel0,...,pixel783)")
     dups = [n for i,n in enumerate(names) if n in names[:i]]
     if dups: raise DigitsError(f"{fname}: duplicate column name {_q(dups[0])}")
     has_label = 'label' in names
@@ -295,7 +304,7 @@ def read_digits(fname, # A Kaggle-layout CSV (optionally gzip/zip compressed)
         if not (sha and (got := _read_cache(sha))):
             got = _parse(fname, labelled, chunksize)
             if sha and file_sha256(fname) == sha: _write_cache(sha, *got)  # not when the file changed while it was parsed
-    except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as e:
+    except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error, lzma.LZMAError, NotImplementedError) as e:  # NotImplementedError: zip's deflate64
         raise DigitsError(f"{fname}: cannot decompress ({_cut(str(e) or type(e).__name__, 80)})") from None
     except UnicodeDecodeError: raise DigitsError(f"{fname}: line {_first_non_utf8(fname)} is not UTF-8 text; not a text CSV") from None
     except MemoryError: raise DigitsError(f"{fname}: too large to fit in memory") from None

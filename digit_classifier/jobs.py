@@ -128,7 +128,7 @@ def job_folders(data=None, # Folder with train.csv/test.csv, or None
         data,out,why = kp
         print(why)
     elif out is None and data is not None and (kw := kaggle_working()):  # Kaggle collects outputs only from kaggle/working
-        out = kw
+        data,out = _data_folder(data),kw  # a wrong --data is said first
         print(f"Kaggle Notebook: writing {out/'submission.csv'}")
     return (_data_folder(data) if data is not None else get_digits()), Path(ifnone(out, 'digits-out'))
 

@@ -170,7 +170,10 @@ def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
                       batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
 
 # %% ../nbs/08_learner.ipynb #0c7163d8
-def _arch_name(arch): return arch if isinstance(arch, str) else getattr(arch, '__name__', type(arch).__name__)
+def _arch_name(arch):
+    "A key of `ARCHS` for `arch` (a registered builder gets its key, so its model file reloads), else the callable's name."
+    if isinstance(arch, str): return arch
+    return next((k for k,r in ARCHS.items() if r['model'] is arch), getattr(arch, '__name__', type(arch).__name__))
 
 @delegates(Learner)
 def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `arch_dls`
@@ -179,6 +182,7 @@ def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `ar
                    precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32'; auto: `resolve_precision` for image models, fp32 for flat ones
                    **kwargs):
     "A `DigitsLearner` for `arch` on `dls`, set up with the recipe's loss, optimiser, weight decay and a mixed precision."
+    if _arch_name(arch) in ARCHS: arch = _arch_name(arch)  # `digits_cnn_wide` trains as 'cnn_wide' does
     r = ifnone(recipe, arch_recipe(arch if isinstance(arch, str) else 'cnn'))
     model = (r['model'] if isinstance(arch, str) else arch)(n_out=dls.c)
     img,dev = not r['flat'],torch.device(ifnone(dls.device, 'cpu'))

@@ -8,6 +8,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/modelfile.html.md"""
 from __future__ import annotations
 import json, warnings
 import torch
+from torch import nn
 from fastcore.all import *
 from .core import *
 from .models import *
@@ -29,6 +30,9 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
     fname = Path(fname)
     if not all(hasattr(learn, a) for a in ('model', 'dls', 'arch')):  # the description needs the recipe and classes
         raise DigitsError(f"save_model takes the Learner from digits_learner, got a {type(learn).__name__}")
+    if learn.arch not in ARCHS:  # `load_model` rebuilds the model from this name: a file it cannot load is not written
+        raise DigitsError(f"{fname}: not saved: {learn.arch!r} is not a key of ARCHS, which load_model rebuilds models from; "
+                          f"add it first (ARCHS[{learn.arch!r}] = dict(ARCHS['cnn'], model={learn.arch})) and train digits_learner(dls, {learn.arch!r})")
     state = {k: v.detach().cpu() for k,v in learn.model.state_dict().items()}
     if k := _non_finite(state):
         raise DigitsError(f"{fname}: not saved: the weights contain NaN or infinite values (in {k!r}); training diverged, "
@@ -68,8 +72,19 @@ def _load_pickle(fname):
     vocab = getattr(learn.dls, 'vocab', None)
     if vocab is None: raise DigitsError(f"{fname}: the pickled Learner has no vocab (not a classifier)")
     if k := _non_finite(learn.model.state_dict()): raise DigitsError(f"{fname}: weights contain NaN or infinite values (in {k!r})")
-    flat = getattr(learn, 'recipe', {}).get('flat', False)
-    return learn.model.eval(), dict(arch=getattr(learn, 'arch', 'unknown'), flat=flat, vocab=list(vocab), n_out=len(vocab))
+    model,flat = _flat_input(learn.model.eval(), fname, len(vocab), getattr(learn, 'recipe', {}).get('flat', False))
+    return model, dict(arch=getattr(learn, 'arch', 'unknown'), flat=flat, vocab=list(vocab), n_out=len(vocab))
+
+def _flat_input(model, fname, n_out, flat):
+    "(`model` taking 784 pixels a row, flat): a model of 1x28x28 images gets `ToImage` in front; a dry run on two blank digits tells."
+    for f in (flat, not flat):
+        try:
+            with torch.no_grad(): out = model(torch.zeros(2, N_PIX) if f else torch.zeros(2, 1, IMG, IMG))
+        except Exception: continue
+        if not (isinstance(out, torch.Tensor) and tuple(out.shape) == (2, n_out)):
+            raise DigitsError(f"{fname}: the pickled model gives {tuple(getattr(out, 'shape', ()))[1:]} per digit, expected one output for each of its {n_out} labels")
+        return (model if f else nn.Sequential(ToImage(), model)), f
+    raise DigitsError(f"{fname}: the pickled model takes neither rows of {N_PIX} pixels nor 1x{IMG}x{IMG} images")
 
 def load_model(fname, # A .pth saved by `save_model`
                unsafe_pickle:bool=False, # Allow a pickled fastai `export.pkl` (can run arbitrary code!)

@@ -14,7 +14,9 @@ from torch import nn
 from fastcore.all import *
 
 # %% ../nbs/05_scratch.ipynb #ea2d32e2
-def mnist_distance(a, b):
+def mnist_distance(a, # Images, 784 pixels in the last dimension
+                   b, # Images to compare with; broadcast against `a`
+                  ) -> torch.Tensor:
     "Mean absolute difference between the pixels of `a` and `b` (flattened images; broadcasts)."
     return (a-b).abs().mean(-1)
 
@@ -33,7 +35,10 @@ def init_params(size, # Shape of the parameter tensor
     return (torch.randn(size)*std).requires_grad_()
 
 # %% ../nbs/05_scratch.ipynb #ec2a962c
-def linear1(xb, weights, bias):
+def linear1(xb, # A batch of digits, (bs,784)
+            weights, # (784,10): one column per digit
+            bias, # (10,)
+           ) -> torch.Tensor:
     "A linear model: one activation per digit."
     return xb@weights + bias
 
@@ -45,14 +50,22 @@ def mnist_loss(preds, # Activations, one column per digit
     return F.cross_entropy(preds, targets)
 
 # %% ../nbs/05_scratch.ipynb #9dbf9541
-def calc_grad(xb, yb, model, loss_func=mnist_loss):
+def calc_grad(xb, # A batch of digits
+              yb, # Their targets
+              model, # A callable from digits to activations
+              loss_func=mnist_loss, # Loss of (activations, targets)
+             ) -> torch.Tensor:
     "Compute the loss of `model` on a batch and accumulate its gradients."
     loss = loss_func(model(xb), yb)
     loss.backward()
     return loss
 
 # %% ../nbs/05_scratch.ipynb #f8bb6aaa
-def train_epoch(model, dl, params, lr:float=1.):
+def train_epoch(model, # A callable from digits to activations
+                dl, # Batches of (digits, targets)
+                params, # The tensors `model` uses, which SGD updates
+                lr:float=1., # Learning rate
+               ):
     "One epoch of SGD on `dl`, updating `params` in place."
     for xb,yb in dl:
         calc_grad(xb, yb, model)
@@ -61,13 +74,17 @@ def train_epoch(model, dl, params, lr:float=1.):
             p.grad.zero_()
 
 # %% ../nbs/05_scratch.ipynb #5e7720c8
-def batch_accuracy(preds, yb):
+def batch_accuracy(preds, # Activations, one column per digit
+                   yb, # One-hot targets, or integer labels
+                  ) -> torch.Tensor:
     "Fraction of predictions (argmax of `preds`) that match `yb` (one-hot or labels)."
     if yb.ndim > 1: yb = yb.argmax(dim=1)
     return (preds.argmax(dim=1) == yb).float().mean()
 
 # %% ../nbs/05_scratch.ipynb #f99eb089
-def validate_epoch(model, valid_dl):
+def validate_epoch(model, # A callable from digits to activations
+                   valid_dl, # Batches of validation (digits, targets)
+                  ) -> float:
     "Accuracy of `model` over `valid_dl`, rounded to 4 places."
     with torch.no_grad():
         accs = [(batch_accuracy(model(xb), yb)*len(xb), len(xb)) for xb,yb in valid_dl]
@@ -76,14 +93,21 @@ def validate_epoch(model, valid_dl):
 # %% ../nbs/05_scratch.ipynb #4ef88758
 class BasicOptim:
     "Plain SGD over `params`: `step` updates them, `zero_grad` resets their gradients."
-    def __init__(self, params, lr): self.params,self.lr = list(params),lr
+    def __init__(self, params, # The tensors to update
+                 lr, # Learning rate
+                ): self.params,self.lr = list(params),lr
     def step(self, *args, **kwargs):
         for p in self.params: p.data -= p.grad.data * self.lr
     def zero_grad(self, *args, **kwargs):
         for p in self.params: p.grad = None
 
 # %% ../nbs/05_scratch.ipynb #87ab6854
-def train_model(model, epochs:int, dl, valid_dl, opt):
+def train_model(model, # A callable from digits to activations
+                epochs:int, # How many passes over `dl`
+                dl, # Training batches of (digits, targets)
+                valid_dl, # Validation batches
+                opt, # An optimiser with `step` and `zero_grad`, e.g. `BasicOptim` or fastai's `SGD`
+               ) -> list:
     "Train `model` for `epochs` with `opt`; print and return the validation accuracy after each."
     accs = []
     for i in range(epochs):
