@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b0b9089b
 from __future__ import annotations
-import errno, hashlib, json, os, re, shutil, signal, tempfile, threading, warnings
+import errno, hashlib, json, math, os, re, shutil, signal, tempfile, threading, warnings
 from contextlib import contextmanager
 from fnmatch import fnmatch
 from fastcore.all import *
@@ -291,6 +291,8 @@ def read_sidecar(fname, # The weights file (.pth or .onnx) whose sidecar to read
     if len(set(map(str, meta['vocab']))) < n: raise DigitsError(f"{js}: field 'vocab' repeats a label")
     _field(meta, js, 'flat', lambda v: isinstance(v, bool), 'true or false')
     _field(meta, js, 'normalisation', lambda v: v in (None, 'pixels / 255'), "'pixels / 255', the scaling every model is trained with")
+    _field(meta, js, 'normalize', lambda v: v is None or isinstance(v, dict) and set(v) == {'mean', 'std'} and all(
+           type(o) in (int, float) and math.isfinite(o) for o in v.values()) and v['std'] > 0, "{'mean': m, 'std': s} with s > 0, a Normalize's")
     _field(meta, js, 'sha256', lambda v: isinstance(v, str) and len(v) == 64, 'a SHA-256 in hex')
     if file_sha256(fname) != meta['sha256']: raise DigitsError(f"{fname}: does not match {js.name} (truncated or modified file)")
     return meta

@@ -23,7 +23,7 @@ from .digits import *
 from .device import resolve_device
 
 # %% auto #0
-__all__ = ['DigitsDataset', 'DigitsDL', 'shift_mat', 'DigitAffine', 'digit_tfms', 'DigitsDataLoaders', 'digits_dls']
+__all__ = ['DigitsDataset', 'DigitsDL', 'shift_mat', 'DigitAffine', 'digit_tfms', 'DigitsDataLoaders', 'digits_dls', 'pixel_norm']
 
 # %% ../nbs/04_dataloaders.ipynb #d3e2d618
 class DigitsDataset:
@@ -42,7 +42,7 @@ class DigitsDataset:
         "The items at `idxs` (a tensor of indices) as one typed batch."
         x = TensorImage(self.pixels.index_select(0, idxs))  # several times faster than `pixels[idxs]` on uint8
         return (x,) if self.labels is None else (x, TensorCategory(self.labels.index_select(0, idxs)))
-    def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([i], device=self.pixels.device)))  # the index where the pixels are: a GPU's index_select refuses a CPU one
+    def __getitem__(self, i): return tuple(o[0] for o in self.batch(torch.tensor([range(len(self))[i]], device=self.pixels.device)))  # range: -1 is the last, as in a list  # the index where the pixels are: a GPU's index_select refuses a CPU one
     def decode(self, o, full=True):
         "Decode a sample for display: an image (784 pixels as 1x28x28) and a `Category`."
         x = TensorImage(o[0] if o[0].ndim == 3 else o[0].view(1, IMG, IMG))
@@ -126,6 +126,7 @@ class DigitsDataLoaders(DataLoaders):
                 **kwargs):
         "A `DataLoader` over `test_items`, laid out and transformed as the validation set."
         d = as_digits(test_items)
+        if with_labels and d.labels is None: raise DigitsError(f"test_dl(with_labels=True): {d.fname or 'these digits'} have no labels")
         ds = self.valid_ds.new(d.pixels, d.labels if with_labels else None)
         return self.valid.new(ds, shuffle=False, drop_last=False, **kwargs)
 
@@ -161,6 +162,7 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
               ) -> DigitsDataLoaders:
     "Fast fastai `DataLoaders` over Kaggle digits, split like the chapter-4 flow."
     if isinstance(data, (str, Path)) and Path(data).is_dir(): data = Path(data)/'train.csv'
+    if flat and batch_tfms: raise DigitsError("batch_tfms work on 1x28x28 images: use flat=False (a flat batch of 784-pixel rows is not an image)")
     d = as_digits(data, labelled=True)
     if not 0 < valid_pct < 1: raise DigitsError(f"valid_pct must be between 0 and 1, got {valid_pct}")
     for name,v in (('bs', bs), ('val_bs', val_bs)):
@@ -177,3 +179,18 @@ def digits_dls(data, # A folder with train.csv, a CSV file, or `Digits`
     train = DigitsDL(ds(trn, 0), bs=bs, shuffle=True, drop_last=len(trn) > bs, after_batch=tfms, device=device)
     valid = DigitsDL(ds(val, 1), bs=val_bs, after_batch=tfms, device=device)  # e.g. a `Normalize` applies to every batch
     return DigitsDataLoaders(train, valid, device=device)
+
+# %% ../nbs/04_dataloaders.ipynb #43d015f0
+def pixel_norm(dls) -> tuple|None:
+    "(mean, std) of the `Normalize` that `dls` applies to validation digits, None without one; a `DigitsError` for any other change to them."
+    from fastai.data.transforms import Normalize
+    stats = None
+    for t in dls.valid.after_batch.fs:
+        if t.split_idx == 0: continue  # random augmentation: training batches only
+        if isinstance(t, IntToFloatTensor) and t.div == 255: continue  # pixels / 255, what every model file assumes
+        if isinstance(t, AffineCoordTfm) and t.cp_size in (None, (IMG, IMG)): continue  # moves training digits only, resizes none
+        if isinstance(t, Normalize) and stats is None and t.mean.numel() == t.std.numel() == 1:
+            stats = (float(t.mean), float(t.std)); continue
+        raise DigitsError(f"the DataLoaders' {type(t).__name__} changes validation and test digits, which a model file cannot record "
+                          "(it holds pixels / 255 and one single-channel Normalize): fold it into the model, or make it a random transform")
+    return stats

@@ -366,7 +366,7 @@ def _pixels(items) -> torch.Tensor:
         raise DigitsError(f"{what}: integer pixels must be within 0..255, found {(t.min() if t.min() < 0 else t.max()).item()}")
     return t.reshape(-1, N_PIX).to(torch.uint8)
 
-def as_digits(items, # A CSV path, DataFrame, `Digits`, pixels (0..255 or float 0..1), a PIL image or image file, or a list of these
+def as_digits(items, # A CSV path, DataFrame or one of its rows, `Digits`, pixels (0..255 or float 0..1), a PIL image or image file, or a list of these
               labelled:bool=False, # For a CSV or DataFrame: require a `label` column
              ) -> Digits:
     "`Digits` from any of the forms digits come in."
@@ -374,6 +374,7 @@ def as_digits(items, # A CSV path, DataFrame, `Digits`, pixels (0..255 or float 
     if isinstance(items, (str, Path)):
         return _image_file(items) if Path(items).suffix.lower() in _IMAGE_SUFFIXES else read_digits(items, labelled=labelled)
     if isinstance(items, Image.Image): return Digits(_picture(items, 'image'))
+    if isinstance(items, pd.Series): items = items.to_frame().T  # a row of a DataFrame, as `df.iloc[0]` gives it
     if isinstance(items, pd.DataFrame):
         has_label = _check_header([str(c) for c in items.columns], 'DataFrame', labelled)
         px,y = _check_chunk(items, 'DataFrame', 0, has_label)

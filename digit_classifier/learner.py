@@ -99,12 +99,24 @@ class DigitsLearner(Learner):
         finally:
             for cb in self.cbs.filter(lambda o: isinstance(o, LossOnDevice)): cb.after_fit()
 
+    def _to(self, precision, **kwargs):
+        "Train in `precision` from now on: the callback of the precision chosen before is replaced, not stacked on."
+        dev = next(self.model.parameters(), torch.empty(0)).device
+        p = resolve_precision(precision, dev)
+        self.remove_cbs(self.cbs.filter(lambda o: isinstance(o, MixedPrecision)))  # `AutocastTraining` is one too
+        if (cb := precision_callback(p, dev, **kwargs)) is not None: self.add_cb(cb)
+        self.precision = p
+        return self
+    def to_fp16(self, **kwargs): "fastai's `to_fp16`, in place of the precision chosen before"; return self._to('fp16', **kwargs)
+    def to_bf16(self): "fastai's `to_bf16`, in place of the precision chosen before"; return self._to('bf16')
+    def to_fp32(self): "fastai's `to_fp32`, which also sets `precision`"; return self._to('fp32')
+
     def fit_recipe(self, epochs:int=None, lr:float=None, **kwargs):
         "Train with the recipe: `fit` or `fit_one_cycle` for its epochs at its learning rate."
         r = ifnone(self.recipe, {})
         epochs,lr = ifnone(epochs, r.get('epochs', 10)),ifnone(lr, r.get('lr', 1e-2))
         if epochs < 1: raise DigitsError(f"epochs must be at least 1, got {epochs}")
-        if not 0 < lr < float('inf'): raise DigitsError(f"learning rate must be a positive number, got {lr}")
+        if not (isinstance(lr, slice) or 0 < lr < float('inf')): raise DigitsError(f"learning rate must be a positive number, got {lr}")  # a slice: fastai's discriminative rates
         (self.fit if r.get('sched')=='fit' else self.fit_one_cycle)(epochs, lr, **kwargs)  # returns None, like fastai's fit
 
     def __call__(self, event_name):
@@ -150,24 +162,28 @@ class AutocastTraining(MixedPrecision):
 
 def precision_callback(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32', as `resolve_precision`
                        device=None, # Where training runs (a device or its name); default 'auto'
+                       **kwargs, # For the gradient scaler, as fastai's `to_fp16` takes them
                       ):
     "The training callback for `precision` on `device`: fastai's `MixedPrecision` for fp16 on CUDA, else `AutocastTraining`; None for fp32."
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     p = resolve_precision(precision, dev)
     if p == 'fp32': return None
-    return MixedPrecision() if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p)
+    return MixedPrecision(**kwargs) if p == 'fp16' and dev.type == 'cuda' else AutocastTraining(p, **kwargs)
 
 # %% ../nbs/08_learner.ipynb #cdb7efae
-@delegates(digits_dls)
+@delegates(digits_dls, but=['flat'])
 def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
              arch:str='cnn', # A key of `ARCHS`
              bs:int=None, # Batch size; default from the recipe
              valid_pct:float=None, # Validation fraction; default from the recipe
+             batch_tfms=None, # More batch transforms (e.g. a `Normalize`), after the recipe's augmentation; image archs only
              **kwargs):
     "`digits_dls` laid out, split and augmented for `arch`."
     r = arch_recipe(arch)
-    return digits_dls(data, bs=bs or r['bs'], valid_pct=valid_pct or r['valid_pct'], flat=r['flat'],
-                      batch_tfms=digit_tfms() if r['aug'] else None, **kwargs)
+    if r['flat'] and batch_tfms: raise DigitsError(f"{arch!r} takes flat rows of 784 pixels: batch_tfms work on images, for the CNNs")
+    tfms = (digit_tfms() if r['aug'] else []) + list(L(batch_tfms))
+    return digits_dls(data, bs=ifnone(bs, r['bs']), valid_pct=ifnone(valid_pct, r['valid_pct']), flat=r['flat'],
+                      batch_tfms=tfms or None, **kwargs)
 
 # %% ../nbs/08_learner.ipynb #0c7163d8
 def _arch_name(arch):

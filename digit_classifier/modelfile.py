@@ -33,6 +33,9 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
     if learn.arch not in ARCHS:  # `load_model` rebuilds the model from this name: a file it cannot load is not written
         raise DigitsError(f"{fname}: not saved: {learn.arch!r} is not a key of ARCHS, which load_model rebuilds models from; "
                           f"add it first (ARCHS[{learn.arch!r}] = dict(ARCHS['cnn'], model={learn.arch})) and train digits_learner(dls, {learn.arch!r})")
+    from digit_classifier.dataloaders import pixel_norm  # a Learner is here: fastai is loaded already
+    try: stats = pixel_norm(learn.dls)
+    except DigitsError as e: raise DigitsError(f"{fname}: not saved: {e}") from None
     state = {k: v.detach().cpu() for k,v in learn.model.state_dict().items()}
     if k := _non_finite(state):
         raise DigitsError(f"{fname}: not saved: the weights contain NaN or infinite values (in {k!r}); training diverged, "
@@ -42,6 +45,7 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
         meta = dict(format=MODEL_FORMAT, arch=learn.arch, n_out=learn.dls.c, vocab=list(map(int, learn.dls.vocab)),
                     flat=learn.recipe['flat'], normalisation='pixels / 255', weights=fname.name, sha256=file_sha256(w),
                     version=digit_classifier.__version__, settings=settings)
+        if stats: meta['normalize'] = dict(mean=stats[0], std=stats[1])  # the training's `Normalize`, which `load_model` puts in front
         js.write_text(json.dumps(meta, indent=2, default=str))  # a setting JSON cannot hold (a device) becomes text
     return fname
 
@@ -73,6 +77,9 @@ def _load_pickle(fname):
     if vocab is None: raise DigitsError(f"{fname}: the pickled Learner has no vocab (not a classifier)")
     if k := _non_finite(learn.model.state_dict()): raise DigitsError(f"{fname}: weights contain NaN or infinite values (in {k!r})")
     model,flat = _flat_input(learn.model.eval(), fname, len(vocab), getattr(learn, 'recipe', {}).get('flat', False))
+    from digit_classifier.dataloaders import pixel_norm
+    try: model = with_pixel_norm(model, pixel_norm(learn.dls))  # fastai's `predict` would apply the Learner's `Normalize` too
+    except DigitsError as e: raise DigitsError(f"{fname}: {e}") from None
     return model, dict(arch=getattr(learn, 'arch', 'unknown'), flat=flat, vocab=list(vocab), n_out=len(vocab))
 
 def _flat_input(model, fname, n_out, flat):
@@ -119,4 +126,5 @@ def load_model(fname, # A .pth saved by `save_model`
         raise DigitsError(f"{fname}: weights do not fit a {arch!r} model") from None
     if meta['flat'] != ARCHS[arch]['flat']:
         raise DigitsError(f"{js}: field 'flat' is {str(meta['flat']).lower()}, but a {arch!r} model takes {'784 pixels' if ARCHS[arch]['flat'] else '1x28x28 images'}")
-    return model.eval(), meta
+    norm = meta.get('normalize')
+    return with_pixel_norm(model, norm and (norm['mean'], norm['std'])).eval(), meta

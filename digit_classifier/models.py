@@ -13,7 +13,8 @@ from .core import *
 from .scratch import simple_net
 
 # %% auto #0
-__all__ = ['ARCHS', 'ToImage', 'linear_model', 'conv_layer', 'digits_cnn', 'digits_cnn_wide', 'digits_resnet', 'arch_recipe']
+__all__ = ['ARCHS', 'ToImage', 'linear_model', 'conv_layer', 'digits_cnn', 'digits_cnn_wide', 'digits_resnet', 'PixelNorm',
+           'with_pixel_norm', 'arch_recipe']
 
 # %% ../nbs/06_models.ipynb #44a36d6c
 class ToImage(nn.Module):
@@ -65,6 +66,20 @@ def digits_resnet(n_out:int=10, # Classes
     return nn.Sequential(ToImage(), conv_layer(1, widths[0]),
         *[ResBlock(1, ni, nf, stride=s) for ni,nf,s in zip(chans, chans[1:], strides)],
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(widths[-1], n_out))
+
+# %% ../nbs/06_models.ipynb #f7eae142
+class PixelNorm(nn.Module):
+    "(pixels / 255 - mean) / std, as the fastai `Normalize` a model was trained with."
+    def __init__(self, mean:float, std:float):
+        super().__init__()
+        self.register_buffer('mean', torch.tensor(float(mean))); self.register_buffer('std', torch.tensor(float(std)))
+    def forward(self, x): return (x - self.mean) / self.std
+
+def with_pixel_norm(model:nn.Module, # A model of pixels / 255
+                    stats:tuple=None, # (mean, std) of the `Normalize` it was trained with; None: none
+                   ) -> nn.Module:
+    "`model` behind a `PixelNorm` of `stats`; `model` itself when `stats` is None."
+    return model if stats is None else nn.Sequential(PixelNorm(*stats), model)
 
 # %% ../nbs/06_models.ipynb #bcb21fd7
 ARCHS = {

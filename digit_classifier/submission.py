@@ -13,7 +13,7 @@ from fastcore.all import *
 from .core import *
 from .digits import *
 from .digits import _cut, _q
-from .models import ToImage
+from .models import ToImage, PixelNorm, with_pixel_norm
 from .device import resolve_device
 from .precision import resolve_precision
 from .kaggle_api import upload_submission
@@ -33,8 +33,10 @@ def _precision_for(model, precision, dev):
     return resolve_precision('fp32' if precision == 'auto' and not _is_image_model(model) else precision, dev)
 
 def _is_image_model(model):
-    "Whether `model` takes images underneath (its first layer is `ToImage`, or it says `flat=False`, like `OnnxModel`)."
-    if isinstance(model, torch.nn.Sequential) and len(model): return isinstance(model[0], ToImage)
+    "Whether `model` takes images underneath (its first layer is `ToImage`, after any `PixelNorm`, or it says `flat=False`, like `OnnxModel`)."
+    if isinstance(model, torch.nn.Sequential) and len(model):
+        first = model[1] if isinstance(model[0], PixelNorm) and len(model) > 1 else model[0]
+        return isinstance(first, ToImage) or isinstance(first, torch.nn.Sequential) and _is_image_model(first)
     return getattr(model, 'flat', True) is False
 
 # %% ../nbs/10_submission.ipynb #0d8f24db
@@ -68,7 +70,10 @@ def predict_probs(models, # A model, or a list of them (an ensemble): torch, any
     pixels = pixels.reshape(-1, N_PIX)
     res = 0
     for m in models:
-        if not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a Learner, or a `Predictor` of `12_deploy`
+        if hasattr(m, 'dls') and hasattr(m, 'model'):  # a Learner: its model, behind the `Normalize` its batches had
+            from digit_classifier.dataloaders import pixel_norm  # fastai is loaded already
+            m = with_pixel_norm(m.model, pixel_norm(m.dls))
+        elif not isinstance(m, torch.nn.Module) and hasattr(m, 'model'): m = m.model  # a `Predictor` of `12_deploy`
         is_torch,img = isinstance(m, torch.nn.Module),_is_image_model(m)
         if tta and not img: warnings.warn("tta shifts images: a flat model (784 pixels in) is predicted without it")
         if not is_torch and precision not in ('auto', 'fp32'):
