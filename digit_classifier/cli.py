@@ -41,8 +41,9 @@ def positive_float(s):
     return v
 
 def path_arg(s):
-    "An `argparse` type: a file or folder name, not empty (an empty one would mean the current folder)."
+    "An `argparse` type: a file or folder name, not empty (an empty one would mean the current folder), nor '-'."
     if not s.strip(): raise argparse.ArgumentTypeError("an empty path")
+    if s == '-': raise argparse.ArgumentTypeError("'-' (standard input or output) is not supported: give a file name, e.g. ./-")
     return s
 
 def fraction(s):
@@ -193,6 +194,17 @@ def _dispatch(cmd, **a):
         from digit_classifier.submission import submit
         print(submit(a['file'], a['message'], competition=a['competition']))
 
+def _matplotlib_config():
+    "A temp folder for matplotlib's config and cache when it cannot write its own (a read-only HOME): what it would do itself, without its two warnings."
+    if os.environ.get('MPLCONFIGDIR'): return
+    d = Path(os.environ.get('XDG_CONFIG_HOME') or Path.home()/'.config')/'matplotlib'
+    try: d.mkdir(parents=True, exist_ok=True); ok = os.access(d, os.W_OK)
+    except OSError: ok = False
+    if not ok:
+        import atexit, shutil, tempfile
+        os.environ['MPLCONFIGDIR'] = tmp = tempfile.mkdtemp(prefix='matplotlib-')
+        atexit.register(shutil.rmtree, tmp, True)
+
 def _handle(sig, handler):
     "Set the handler of `sig`, returning the old one; None where this thread may not (only the main thread may)."
     try: return signal.signal(sig, handler)
@@ -213,6 +225,7 @@ def main(argv=None):
     try:
         try:
             with warnings.catch_warnings(record=True) as ws:
+                _matplotlib_config()
                 _dispatch(**vars(parser().parse_args(argv)))
                 done.append(True)
             for m in dict.fromkeys(str(w.message) for w in ws): print(f"warning: {m}", file=sys.stderr)

@@ -132,7 +132,10 @@ def kaggle_paths(root=None, # Folder standing for `/`; default $DIGIT_CLASSIFIER
 def data_path(name): 
     "Default folder for dataset `name`, beside fastai's own datasets (~/.fastai/data)."
     with quiet_import(): from fastai.data.external import fastai_path  # fastai's config.ini decides; imported only when needed
-    return fastai_path('data')/name
+    try: return fastai_path('data')/name
+    except OSError as e:  # fastai writes ~/.fastai/config.ini first: a read-only HOME
+        raise DigitsError(f"{e.filename or '~/.fastai'}: cannot set up fastai's data folder ({e.strerror or e}); "
+                          "give a folder of your own (--dest DIR or --data DIR, or get_digits(path))") from None
 
 # %% ../nbs/03_data.ipynb #93362229
 def _typed(path): return f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path  # as a user would type it

@@ -10,7 +10,7 @@ import importlib, importlib.util, json, os, warnings
 import numpy as np, torch
 from fastcore.all import *
 from .core import *
-from .digits import as_digits, grey_ink, digit_ink, read_digits
+from .digits import as_digits, grey_ink, digit_ink, read_digits, _border
 from .modelfile import load_model
 from .device import resolve_device
 from .precision import resolve_precision, precision_note
@@ -42,6 +42,15 @@ def _check_export(model, fname):
     if not np.allclose(got, want, atol=1e-3, rtol=1e-3):
         raise DigitsError(f"{fname}: onnxruntime disagrees with torch (max difference {np.abs(got-want).max():.3g})")
 
+def _stamp(f):
+    "The identity of file `f` now (inode and time), to tell afterwards whether it was replaced; None when there is none."
+    try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
+    except OSError: return None
+
+def _is_onnx_description(js) -> bool:
+    try: return json.loads(Path(js).read_text()).get('format') == ONNX_FORMAT
+    except (OSError, ValueError, AttributeError): return False
+
 def export_onnx(model_file, # A .pth written by `save_model`
                 onnx_file=None, # Where to write; default: beside `model_file`, with suffix .onnx
                 opset:int=17, # ONNX opset version
@@ -51,8 +60,22 @@ def export_onnx(model_file, # A .pth written by `save_model`
     model_file = Path(model_file)
     onnx_file = Path(ifnone(onnx_file, model_file.with_suffix('.onnx')))
     if onnx_file.suffix != '.onnx': raise DigitsError(f"{onnx_file}: an ONNX model file must end in .onnx")
+    if os.path.realpath(sidecar(onnx_file)) == os.path.realpath(sidecar(model_file)):  # model a.onnx.pth: its description is a.onnx.json too
+        raise DigitsError(f"{onnx_file}: its description would replace {sidecar(model_file).name}, the model's own; choose another name")
+    for f in (onnx_file, sidecar(onnx_file)):  # replace an earlier export, nothing else
+        if f.is_file() and not (sidecar(onnx_file).is_file() and _is_onnx_description(sidecar(onnx_file))):
+            raise DigitsError(f"{f}: exists and is not an ONNX export of digit_classifier; export replaces only those")
     _need('onnx'); _need('onnxruntime')
     model,meta = load_model(model_file)
+    before = _stamp(onnx_file)
+    try: return _write_onnx(model, meta, model_file, onnx_file, opset, check)
+    except KeyboardInterrupt:
+        now = _stamp(onnx_file)
+        raise Interrupted(f"interrupted: {onnx_file} " + ('holds the new export, complete' if now != before else
+                                                         'is unchanged' if now else 'was not written')) from None
+
+def _write_onnx(model, meta, model_file, onnx_file, opset, check):
+    "Write `model` as ONNX to `onnx_file`, checked, with its description: both files or neither."
     with atomic_writes(onnx_file, sidecar(onnx_file)) as (tmp,js):  # both files or neither
         try:
             with warnings.catch_warnings():
@@ -75,6 +98,7 @@ def export_onnx(model_file, # A .pth written by `save_model`
 # %% ../nbs/12_deploy.ipynb #a001104a
 def _session(fname, threads:int=None):
     "An onnxruntime CPU `InferenceSession` for `fname`."
+    if threads is not None and not (type(threads) is int and 1 <= threads <= 1024): raise DigitsError(f"threads: a whole number from 1 to 1024, got {threads!r}")
     ort = _need('onnxruntime')
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # fold BatchNorm, fuse Conv+ReLU, blocked layouts
@@ -140,8 +164,10 @@ def _grey(a):
 def _image_ink(a):
     "Ink (h,w) in 0..255 of a whole image: dark on light paper, or light on dark like MNIST."
     a = np.asarray(a)
-    if a.ndim == 3 and a.shape[-1] in (2, 4) and (a[..., -1] < 255).any():  # with alpha: transparent is paper, opaque dark is ink
-        return a[..., -1].astype(np.float32) * (255 - _grey(a)) / 255
+    if a.ndim == 3 and a.shape[-1] in (2, 4) and (a[..., -1] < 255).any():  # with alpha: transparent is paper
+        alpha = a[..., -1].astype(np.float32)
+        if np.median(_border(alpha)) < 128: return alpha  # transparent paper: opaque strokes are ink, of any colour, as `as_digits` reads them
+        return alpha * (255 - _grey(a)) / 255  # opaque paper with see-through parts: only dark ink counts
     return grey_ink(_grey(a))
 
 def _layer_ink(a):
@@ -162,7 +188,8 @@ def _as_array(img):
     if isinstance(img, Image.Image) and img.mode not in ('L', 'LA', 'RGB', 'RGBA'):
         img = img.convert('RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB' if img.mode == 'P' else 'L')
     a = np.asarray(img)
-    return a * 255 if a.dtype.kind == 'f' and a.size and a.max() <= 1 else a  # a float 0..1 picture on the 0..255 scale of the ink
+    if a.dtype.kind == 'b' or a.dtype.kind in 'fiu' and a.size and a.max() <= 1: return a.astype(np.float32) * 255  # a mask, or 0..1: on the ink's 0..255 scale
+    return a
 
 def sketch_ink(img, # A gradio Sketchpad value (a dict of layers), a PIL image or an array
                threshold:float=10, # Ink level (0..255) above which a pixel counts as drawn
@@ -247,7 +274,7 @@ def _one_digit(x) -> torch.Tensor:
     else:
         try: x = torch.as_tensor(np.array(x)) if not isinstance(x, torch.Tensor) else x  # a copy: arrays may be read-only
         except (TypeError, ValueError, RuntimeError): raise DigitsError(f"cannot read a digit from a {type(x).__name__}") from None
-        big = x.ndim in (2, 3) and x.shape[-1] != N_PIX and tuple(x.shape[-2:]) != (IMG, IMG)  # an (h,w) or (h,w,c) picture
+        big = x.ndim in (2, 3) and N_PIX not in x.shape and tuple(x.shape[-2:]) != (IMG, IMG)  # an (h,w) or (h,w,c) picture; (784,1) is no picture
     if big: return preprocess_sketch(x if isinstance(x, Image.Image) else x.numpy())
     d = as_digits(x)
     if len(d) != 1: raise DigitsError(f"predict takes one digit, got {len(d)}: use predict_probs for several")
@@ -309,10 +336,6 @@ def _digit_labels(preds, files) -> torch.Tensor:
 
 _DIGIT_NAMES = [str(d) for d in range(10)]
 
-def _stamp(f):
-    try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
-    except OSError: return None
-
 def predict_job(models:list, # Model files (.pth or .onnx); several make an ensemble
                 test, # Test CSV
                 out='submission.csv', # Submission to write
@@ -324,8 +347,9 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
     out,models = Path(out),L(models).map(Path)
     if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
-    sol = Path(test).parent/'solution.csv'  # scores the submission when the test file has no labels
-    _refuse_inputs(out, {test: 'the test file', sol: 'the solution file that scores it',
+    sol = Path(test).with_name('solution.csv')  # the labels of a test.csv (the sample's layout), to score it; another file has its own rows
+    if Path(test).name != 'test.csv': sol = None
+    _refuse_inputs(out, {test: 'the test file', **({sol: 'the solution file that scores it'} if sol else {}),
                          **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
     if out.is_file() and not _is_submission(out):
         raise DigitsError(f"{out}: exists and is not a submission (its first line is not ImageId,Label); predict replaces only submissions")
@@ -387,5 +411,7 @@ def launch_demo(model_file, # A .pth from `save_model` or a .onnx from `export_o
     _check_address(host, port)
     demo = demo_app(model_file)
     try: demo.launch(server_name=host, server_port=port, **kwargs)
-    except OSError as e: raise DigitsError(f"cannot serve the demo on {host}:{port or 'auto'} ({e})") from None
+    except OSError as e:
+        if port is not None and 'empty port' in str(e): raise DigitsError(f"cannot serve the demo on {host}:{port}: the port is in use; choose another (--port)") from None
+        raise DigitsError(f"cannot serve the demo on {host}:{port or 'auto'} ({e})") from None
     return demo

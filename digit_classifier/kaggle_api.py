@@ -169,6 +169,8 @@ def _extract_csvs(zf, to):
             names = [n for n in z.namelist() if n.lower().endswith('.csv')]
     except Exception as e: raise KaggleError(f"downloaded {zf.name} is truncated or corrupt ({e}); run again to re-download") from None
     if not names: raise KaggleError(f"downloaded {zf.name} holds no CSV files")
+    if dup := next((n for i,n in enumerate(names) if Path(n).name in [Path(o).name for o in names[:i]]), None):
+        raise KaggleError(f"downloaded {zf.name} holds two CSV files named {Path(dup).name}; unzip it yourself and choose")
     to.mkdir()
     with zipfile.ZipFile(zf) as z:
         for n in names:
@@ -177,6 +179,7 @@ def _extract_csvs(zf, to):
 
 def download_competition(dest, # folder that receives the competition's CSV files
                          competition:str='digit-recognizer', # competition name, as in its URL
+                         expect=('train.csv', 'test.csv'), # files the download must hold, or nothing is installed
                         ) -> Path:
     "Download `competition`'s files into `dest`; the CSVs land there only once the whole zip has been checked."
     dest = Path(dest); made,installed = not dest.exists(),False
@@ -190,6 +193,8 @@ def download_competition(dest, # folder that receives the competition's CSV file
             zips = list((tmp/'zip').glob('*.zip'))
             if len(zips) != 1: raise KaggleError(f"Kaggle sent no zip file for '{competition}'")
             csvs = _extract_csvs(zips[0], tmp/'csv')
+            if missing := [f for f in expect if f not in [o.name for o in csvs]]:
+                raise KaggleError(f"Kaggle's files for '{competition}' hold no {missing[0]} (they hold {', '.join(o.name for o in csvs)}): nothing was installed")
             with deferred_signals():  # all the CSVs or none: an interrupt waits for the last move
                 for f in csvs: os.replace(f, dest/f.name)
                 installed = True

@@ -101,7 +101,7 @@ def load_model(fname, # A .pth saved by `save_model`
     check_exists(fname)
     if fname.suffix == '.pkl':
         if not unsafe_pickle: raise DigitsError(f"{fname}: a pickled Learner can run arbitrary code when loaded; "
-                                                "use a .pth from `save_model`, or allow it explicitly (--unsafe-pickle)")
+                                                "use a .pth from `save_model`, or allow it explicitly (`predict --unsafe-pickle`, or unsafe_pickle=True)")
         return _load_pickle(fname)
     meta,js = read_sidecar(fname, MODEL_FORMAT),sidecar(fname)
     arch = meta['arch']

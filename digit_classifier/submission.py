@@ -125,6 +125,7 @@ def write_submission(labels, # Predicted digit per test row, in test.csv order
 # %% ../nbs/10_submission.ipynb #9d235b2d
 def check_submission(fname, # A submission CSV
                      n_rows:int=None, # Expected rows (the number of test digits), if known
+                     strict:bool=False, # ImageIds written as plain whole numbers only (what Kaggle is sent); else '1.0' is 1
                     ) -> pd.DataFrame:
     "Read and validate a submission file; return it as a DataFrame."
     fname = Path(fname)
@@ -140,6 +141,8 @@ def check_submission(fname, # A submission CSV
     ids = pd.to_numeric(df.ImageId, errors='coerce').to_numpy()
     bad = np.flatnonzero(ids != np.arange(1, len(df)+1))
     if len(bad): raise DigitsError(f"{fname}: line {bad[0]+2}: ImageId {_q(df.ImageId[bad[0]])}, expected {bad[0]+1}")
+    if strict and len(odd := np.flatnonzero(~df.ImageId.str.fullmatch(r'[1-9]\d*').to_numpy())):
+        raise DigitsError(f"{fname}: line {odd[0]+2}: ImageId {_q(df.ImageId[odd[0]])}, expected {odd[0]+1} written as a whole number")
     ok = df.Label.isin([str(i) for i in range(10)]).to_numpy()
     if not ok.all():
         i = np.flatnonzero(~ok)[0]
@@ -172,6 +175,6 @@ def submit(fname, # The submission CSV
            n_rows:int=28_000, # Rows Kaggle expects
           ) -> str:
     "Check `fname` and submit it to the Kaggle competition; return Kaggle's message."
-    if (n := len(check_submission(fname))) != n_rows:
+    if (n := len(check_submission(fname, strict=True))) != n_rows:  # the file goes to Kaggle as it is: no '1.0' for an ImageId
         raise DigitsError(f"{fname}: {n} rows, expected {n_rows}, one per digit of the competition's test.csv (a run on the embedded sample predicts its 1000)")
     return upload_submission(fname, message, competition=competition)
