@@ -190,7 +190,7 @@ def pixel_norm(dls) -> tuple|None:
         if isinstance(t, IntToFloatTensor) and t.div == 255: continue  # pixels / 255, what every model file assumes
         if isinstance(t, AffineCoordTfm) and t.cp_size in (None, (IMG, IMG)): continue  # moves training digits only, resizes none
         if isinstance(t, Normalize) and stats is None and t.mean.numel() == t.std.numel() == 1:
-            stats = (float(t.mean), float(t.std)); continue
+            stats = tuple(float(f'{float(v):.7g}') for v in (t.mean, t.std)); continue  # float32's digits: 0.1307, not 0.13070000708
         raise DigitsError(f"the DataLoaders' {type(t).__name__} changes validation and test digits, which a model file cannot record "
                           "(it holds pixels / 255 and one single-channel Normalize): fold it into the model, or make it a random transform")
     return stats
