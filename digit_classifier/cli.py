@@ -43,7 +43,7 @@ def positive_float(s):
 def path_arg(s):
     "An `argparse` type: a file or folder name, not empty (an empty one would mean the current folder), nor '-'."
     if not s.strip(): raise argparse.ArgumentTypeError("an empty path")
-    if s == '-': raise argparse.ArgumentTypeError("'-' (standard input or output) is not supported: give a file name, e.g. ./-")
+    if s == '-': raise argparse.ArgumentTypeError("'-' (standard input or output) is not supported: give a path, e.g. ./-")
     return s
 
 def fraction(s):

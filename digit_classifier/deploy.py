@@ -47,9 +47,10 @@ def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
 
-def _is_onnx_description(js) -> bool:
-    try: return json.loads(Path(js).read_text()).get('format') == ONNX_FORMAT
-    except (OSError, ValueError, AttributeError): return False
+def _is_export(onnx) -> bool:
+    "Whether `onnx` is an earlier export, whole: its description says so and matches its bytes."
+    try: read_sidecar(onnx, ONNX_FORMAT); return True
+    except DigitsError: return False
 
 def export_onnx(model_file, # A .pth written by `save_model`
                 onnx_file=None, # Where to write; default: beside `model_file`, with suffix .onnx
@@ -63,7 +64,7 @@ def export_onnx(model_file, # A .pth written by `save_model`
     if os.path.realpath(sidecar(onnx_file)) == os.path.realpath(sidecar(model_file)):  # model a.onnx.pth: its description is a.onnx.json too
         raise DigitsError(f"{onnx_file}: its description would replace {sidecar(model_file).name}, the model's own; choose another name")
     for f in (onnx_file, sidecar(onnx_file)):  # replace an earlier export, nothing else
-        if f.is_file() and not (sidecar(onnx_file).is_file() and _is_onnx_description(sidecar(onnx_file))):
+        if (f.is_file() or f.is_symlink()) and not _is_export(onnx_file):  # a folder or a pipe: `atomic_writes` says
             raise DigitsError(f"{f}: exists and is not an ONNX export of digit_classifier; export replaces only those")
     _need('onnx'); _need('onnxruntime')
     model,meta = load_model(model_file)
@@ -131,7 +132,7 @@ class OnnxModel:
         i,o = ins[0],outs[0]
         if i.type != 'tensor(float)' or o.type != 'tensor(float)': raise bad(f"takes {i.type} and gives {o.type}")
         if len(i.shape) != 2 or i.shape[-1] != N_PIX: raise bad(f"takes input of shape {i.shape}")
-        if fixed(i.shape[0]): raise bad(f"takes batches of exactly {i.shape[0]} digits")
+        if fixed(i.shape[0]): raise bad(f"takes batches of exactly {i.shape[0]} digit{'s'*(i.shape[0] != 1)}")
         if len(o.shape) != 2 or fixed(o.shape[-1]) and o.shape[-1] != n_out: raise bad(f"gives output of shape {o.shape}, and its sidecar names {n_out} classes")
         return i.name
 

@@ -6,7 +6,7 @@ Docs: https://digit-classifier.github.io/digit-classifier/jobs.html.md"""
 
 # %% ../nbs/13_jobs.ipynb #5d7e8252
 from __future__ import annotations
-import math, os, re, sys, time, warnings
+import json, math, os, re, sys, time, warnings
 from fastcore.all import *
 from .core import *
 from .digits import *
@@ -136,6 +136,19 @@ def job_folders(data=None, # Folder with train.csv/test.csv, or None
 RUN_OUTPUTS = ('submission.csv', 'model.pth', 'model.json', 'history.csv', 'model.onnx', 'model.onnx.json', *(f'{p}.png' for p in PLOTS),
                re.compile(r'model-\d+\.(pth|json|onnx|onnx\.json)|history-(\d+|valid)\.csv'))
 
+def _export_of(onnx, model) -> bool:
+    "Whether `onnx` is an export of the weights `model` (its description names them by their hash)."
+    try: return json.loads(sidecar(onnx).read_text())['source']['sha256'] == json.loads(sidecar(model).read_text())['sha256']
+    except (OSError, ValueError, KeyError, TypeError): return False
+
+def _run_outputs(out) -> tuple:
+    "`RUN_OUTPUTS`, less any ONNX file in `out` that is not an export of the model file beside it: the user's own, it stays."
+    keep = [n for f in (Path(out).glob('model*.onnx') if Path(out).is_dir() else []) if not _export_of(f, f.with_suffix('.pth'))
+            for n in (f.name, sidecar(f).name)]
+    if not keep: return RUN_OUTPUTS
+    other = f"(?!(?:{'|'.join(map(re.escape, keep))})$)"  # a name of `keep` matches no pattern
+    return tuple(re.compile(other + f'(?:{p.pattern})') if isinstance(p, re.Pattern) else p for p in RUN_OUTPUTS if p not in keep)
+
 def _names(ensemble):
     "The model files' stems: model, or model-1..model-N for an ensemble."
     return ['model'] if ensemble == 1 else [f'model-{i+1}' for i in range(ensemble)]
@@ -206,7 +219,7 @@ def run_job(data=None, # Folder with train.csv/test.csv; default: a Kaggle Noteb
     dev,t0 = resolve_device(device),time.time()  # before the data: no download for a run that cannot start
     data,out = job_folders(data, out)
     inputs = [data/f for f in ('train.csv', 'test.csv', 'solution.csv')]
-    with OutputSet(out, replaces=RUN_OUTPUTS, inputs=inputs) as o:
+    with OutputSet(out, replaces=_run_outputs(out), inputs=inputs) as o:
         for note in o.notes: print(note)
         test,train = read_digits(data/'test.csv', labelled=False),read_digits(data/'train.csv', labelled=True)
         truth = read_truth(test, data/'solution.csv')  # a bad solution.csv fails now, not after training

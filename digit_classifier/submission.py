@@ -54,7 +54,7 @@ def inference_model(model:torch.nn.Module, # A trained torch model
 # %% ../nbs/10_submission.ipynb #5820ef51
 _DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
 
-def predict_probs(models, # A model, or a list of them (an ensemble): torch, any callable giving logits (e.g. `OnnxModel`), or anything with a `.model` (a `Learner`, a `Predictor`)
+def predict_probs(models, # A model, or a list of them (an ensemble): torch, any callable giving logits (e.g. `OnnxModel`), a `Predictor`, or a `Learner` (its model, after its batches' `Normalize` if any)
                   pixels, # Digits in any form `as_digits` reads; uint8 pixels (n,784), e.g. `read_digits(...).pixels`, go as they are
                   bs:int=None, # Batch size; default 256 on a CPU (the activations stay in cache), 4096 on a GPU
                   tta:bool=False, # Average over 1-pixel shifts too (image models)
