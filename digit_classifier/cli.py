@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     d = _sub(sub, 'download', 'get the competition data, or write the embedded sample',
              'Get the Kaggle competition data (needs credentials), or write the embedded 5,000-digit MNIST sample.')
     d.add_argument('--dest', type=path_arg, help='destination folder (default: ~/.fastai/data/digit-recognizer[-sample])')
-    d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'], help='auto: Kaggle with credentials, else the sample (default: auto)')
+    d.add_argument('--source', default='auto', choices=['auto','kaggle','sample'], help='auto: in a Kaggle Notebook its mounted data (copied to --dest when given), else Kaggle with credentials, else the sample (default: auto)')
     pr = _sub(sub, 'predict', 'write a submission from saved model(s)',
               'Write a checked submission for a test CSV from saved models (.pth or .onnx); several are averaged.')
     pr.add_argument('--model', type=path_arg, action='append', required=True, dest='models', metavar='MODEL', help='model file (.pth or .onnx); repeat for an ensemble')

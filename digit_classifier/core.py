@@ -44,11 +44,12 @@ def deferred_signals(sigs=(signal.SIGINT, signal.SIGTERM)):
 @contextmanager
 def atomic_writes(*fnames):
     "Yield temp paths beside `fnames`, renamed to them only if the block succeeds: files that belong together (a model and its description) are all replaced or none."
+    for f in map(Path, fnames):  # what is there, followed through links, named as given
+        if f.is_dir(): raise DigitsError(f"{f}: is a folder")  # os.replace would fail after the others were replaced
+        if f.exists() and not f.is_file(): raise DigitsError(f"{f}: not a regular file (a pipe, socket or device); give a file name")
     fnames,tmps = [Path(os.path.realpath(f)) if Path(f).is_symlink() else Path(f) for f in fnames],[]  # a link: the file it points to is replaced
     for f in fnames:
         if not f.parent.is_dir(): raise DigitsError(f"{f}: {f.parent} is not a folder" if f.parent.exists() else f"{f}: folder {f.parent} does not exist")
-        if f.is_dir(): raise DigitsError(f"{f}: is a folder")  # os.replace would fail after the others were replaced
-        if f.exists() and not f.is_file(): raise DigitsError(f"{f}: not a regular file (a pipe, socket or device); give a file name")
     try:
         for f in fnames:
             try: fd,tmp = tempfile.mkstemp(dir=f.parent, prefix=f'.{f.name}.', suffix='.tmp')

@@ -109,7 +109,8 @@ def find_kaggle_input(inp, # A Kaggle Notebook's input folder, /kaggle/input
                                 f"({names(found)}): choose one with --data DIR, or get_digits(DIR)")
     other = f" (train.csv and test.csv in {names(pairs)} have no pixel columns)" if pairs else ''
     csvs = sorted(str(f.relative_to(inp)) for f in others if f.parent not in pairs)
-    seen = f"; if the digits are in {', '.join(csvs[:3])}{' ...' if len(csvs) > 3 else ''}, link them as train.csv and test.csv in a folder of kaggle/working and give it with --data DIR" if csvs else ''
+    seen = (f"; CSV files seen: {', '.join(csvs[:3])}{' ...' if len(csvs) > 3 else ''}: if they are the digits, link the training file as "
+            f"train.csv and the test file as test.csv in a folder under /kaggle/working, and give it with --data DIR") if csvs else ''
     raise DigitsError(f'Kaggle Notebook: no Digit Recognizer data under {inp}{other}: add the competition data with '
                       f'"Add Input" (search for Digit Recognizer), or give its folder with --data DIR{seen}')
 

@@ -126,7 +126,7 @@ class DigitsDataLoaders(DataLoaders):
                 **kwargs):
         "A `DataLoader` over `test_items`, laid out and transformed as the validation set."
         d = as_digits(test_items)
-        if with_labels and d.labels is None: raise DigitsError(f"test_dl(with_labels=True): {d.fname or 'these digits'} have no labels")
+        if with_labels and d.labels is None: raise DigitsError(f"test_dl(with_labels=True): {d.fname or 'the digits'} has no labels")
         ds = self.valid_ds.new(d.pixels, d.labels if with_labels else None)
         return self.valid.new(ds, shuffle=False, drop_last=False, **kwargs)
 
@@ -189,8 +189,12 @@ def pixel_norm(dls) -> tuple|None:
         if t.split_idx == 0: continue  # random augmentation: training batches only
         if isinstance(t, IntToFloatTensor) and t.div == 255: continue  # pixels / 255, what every model file assumes
         if isinstance(t, AffineCoordTfm) and t.cp_size in (None, (IMG, IMG)): continue  # moves training digits only, resizes none
-        if isinstance(t, Normalize) and stats is None and t.mean.numel() == t.std.numel() == 1:
+        if isinstance(t, Normalize):
+            if stats is not None: raise DigitsError("the DataLoaders normalise twice (two Normalize transforms): keep one")
+            if not t.mean.numel() == t.std.numel() == 1:
+                raise DigitsError(f"the DataLoaders' Normalize has statistics for {max(t.mean.numel(), t.std.numel())} channels, and digits have one: "
+                                  "use Normalize.from_stats(mean, std) with one number each")
             stats = tuple(float(f'{float(v):.7g}') for v in (t.mean, t.std)); continue  # float32's digits: 0.1307, not 0.13070000708
-        raise DigitsError(f"the DataLoaders' {type(t).__name__} changes validation and test digits, which a model file cannot record "
-                          "(it holds pixels / 255 and one single-channel Normalize): fold it into the model, or make it a random transform")
+        raise DigitsError(f"the DataLoaders' {type(t).__name__} changes validation and test digits, and prediction reproduces only "
+                          "pixels / 255 and one Normalize: fold it into the model, or make it a random (training-only) transform")
     return stats

@@ -47,6 +47,10 @@ def _stamp(f):
     try: st = os.stat(f); return st.st_ino, st.st_mtime_ns
     except OSError: return None
 
+def _format(js):
+    try: return json.loads(Path(js).read_text()).get('format')
+    except (OSError, ValueError, AttributeError): return None
+
 def _is_export(onnx) -> bool:
     "Whether `onnx` is an earlier export, whole: its description says so and matches its bytes."
     try: read_sidecar(onnx, ONNX_FORMAT); return True
@@ -63,9 +67,10 @@ def export_onnx(model_file, # A .pth written by `save_model`
     if onnx_file.suffix != '.onnx': raise DigitsError(f"{onnx_file}: an ONNX model file must end in .onnx")
     if os.path.realpath(sidecar(onnx_file)) == os.path.realpath(sidecar(model_file)):  # model a.onnx.pth: its description is a.onnx.json too
         raise DigitsError(f"{onnx_file}: its description would replace {sidecar(model_file).name}, the model's own; choose another name")
-    for f in (onnx_file, sidecar(onnx_file)):  # replace an earlier export, nothing else
-        if (f.is_file() or f.is_symlink()) and not _is_export(onnx_file):  # a folder or a pipe: `atomic_writes` says
-            raise DigitsError(f"{f}: exists and is not an ONNX export of digit_classifier; export replaces only those")
+    js = sidecar(onnx_file)  # replace an earlier export, nothing else (a folder or a pipe: `atomic_writes` says)
+    if onnx_file.is_file() or onnx_file.is_symlink(): ours = _is_export(onnx_file)
+    else: ours = not js.is_file() or _format(js) == ONNX_FORMAT  # an export's description left without its .onnx is fine too
+    if not ours: raise DigitsError(f"{onnx_file if onnx_file.exists() else js}: exists and is not an ONNX export of digit_classifier; export replaces only those")
     _need('onnx'); _need('onnxruntime')
     model,meta = load_model(model_file)
     before = _stamp(onnx_file)

@@ -99,8 +99,9 @@ def _check_header(names, fname, labelled):
     "Check column names; return whether the file has a `label` column."
     if len(names) == 1 and (sep := _separator(names[0])): raise DigitsError(f"{fname}: values are separated by {sep}, not commas")
     if len(names) > 1 and all(re.fullmatch(r'\s*[-+]?\d+(\.\d*)?\s*', n) for n in names):  # pandas' to_csv(header=False), np.savetxt
-        raise DigitsError(f"{fname}: line 1 is numbers, not column names: the file has no header line; "
-                          f"add one ({'label,' if labelled else '[label,]'}pixel0,...,pixel783)")
+        want = f"{'label,' if labelled else '[label,]'}pixel0,...,pixel783"
+        if fname == 'DataFrame': raise DigitsError(f"DataFrame: its columns are numbered, not named {want}")
+        raise DigitsError(f"{fname}: line 1 is numbers, not column names: the file has no header line; add one ({want})")
     dups = [n for i,n in enumerate(names) if n in names[:i]]
     if dups: raise DigitsError(f"{fname}: duplicate column name {_q(dups[0])}")
     has_label = 'label' in names

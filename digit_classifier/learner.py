@@ -187,9 +187,12 @@ def arch_dls(data, # A folder with train.csv, a CSV file, or `Digits`
 
 # %% ../nbs/08_learner.ipynb #0c7163d8
 def _arch_name(arch):
-    "A key of `ARCHS` for `arch` (a registered builder gets its key, so its model file reloads), else the callable's name."
+    "A key of `ARCHS` for `arch` (a registered builder gets its key, so its model file reloads), else the callable's own name."
     if isinstance(arch, str): return arch
-    return next((k for k,r in ARCHS.items() if r['model'] is arch), getattr(arch, '__name__', type(arch).__name__))
+    if key := next((k for k,r in ARCHS.items() if r['model'] is arch), None): return key
+    name = getattr(arch, '__name__', type(arch).__name__)
+    if name in ARCHS: raise DigitsError(f"your builder {name} has the name of this library's {name!r}, whose model files it could not load: rename it")
+    return name
 
 @delegates(Learner)
 def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `arch_dls`
@@ -198,7 +201,7 @@ def digits_learner(dls, # `DataLoaders` of digits, e.g. from `digits_dls` or `ar
                    precision:str='auto', # 'auto', 'bf16', 'fp16' or 'fp32'; auto: `resolve_precision` for image models, fp32 for flat ones
                    **kwargs):
     "A `DigitsLearner` for `arch` on `dls`, set up with the recipe's loss, optimiser, weight decay and a mixed precision."
-    if _arch_name(arch) in ARCHS: arch = _arch_name(arch)  # `digits_cnn_wide` trains as 'cnn_wide' does
+    if _arch_name(arch) in ARCHS: arch = _arch_name(arch)  # the library's own `digits_cnn_wide` trains as 'cnn_wide' does
     r = ifnone(recipe, arch_recipe(arch if isinstance(arch, str) else 'cnn'))
     model = (r['model'] if isinstance(arch, str) else arch)(n_out=dls.c)
     img,dev = not r['flat'],torch.device(ifnone(dls.device, 'cpu'))

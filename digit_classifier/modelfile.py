@@ -32,7 +32,7 @@ def save_model(learn, # A trained `digits_learner` (a fastai `Learner`)
         raise DigitsError(f"save_model takes the Learner from digits_learner, got a {type(learn).__name__}")
     if learn.arch not in ARCHS:  # `load_model` rebuilds the model from this name: a file it cannot load is not written
         raise DigitsError(f"{fname}: not saved: {learn.arch!r} is not a key of ARCHS, which load_model rebuilds models from; "
-                          f"add it first (ARCHS[{learn.arch!r}] = dict(ARCHS['cnn'], model={learn.arch})) and train digits_learner(dls, {learn.arch!r})")
+                          f"register it (ARCHS[{learn.arch!r}] = dict(learn.recipe, model={learn.arch})), then save again")
     from digit_classifier.dataloaders import pixel_norm  # a Learner is here: fastai is loaded already
     try: stats = pixel_norm(learn.dls)
     except DigitsError as e: raise DigitsError(f"{fname}: not saved: {e}") from None

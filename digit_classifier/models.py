@@ -70,7 +70,9 @@ def digits_resnet(n_out:int=10, # Classes
 # %% ../nbs/06_models.ipynb #f7eae142
 class PixelNorm(nn.Module):
     "(pixels / 255 - mean) / std, as the fastai `Normalize` a model was trained with."
-    def __init__(self, mean:float, std:float):
+    def __init__(self, mean:float, # The `Normalize`'s mean, of pixels / 255
+                 std:float, # Its standard deviation
+                ):
         super().__init__()
         self.register_buffer('mean', torch.tensor(float(mean))); self.register_buffer('std', torch.tensor(float(std)))
     def forward(self, x): return (x - self.mean) / self.std

@@ -124,5 +124,5 @@ def simple_net(n_in:int=28*28, # Pixels per digit
                n_hidden:int=100, # Hidden units
                n_out:int=10, # Classes
               ) -> nn.Sequential:
-    "The chapter-4 network: Linear, ReLU, Linear."
+    "The post's chapter-4 network for ten digits: Linear, ReLU, Linear."
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
