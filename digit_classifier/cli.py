@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, ctypes, io, math, os, signal, sys, time, warnings
 from pathlib import Path
 import digit_classifier
-from .core import DigitsError, Interrupted
+from .core import DigitsError, Interrupted, deferred_signals
 
 # %% auto #0
 __all__ = ['SEED_MAX', 'ARCH_NAMES', 'DEVICE_CHOICES', 'PRECISION_CHOICES', 'positive_int', 'epochs_int', 'positive_float',
@@ -226,7 +226,9 @@ def main(argv=None):
         try:
             with warnings.catch_warnings(record=True) as ws:
                 _matplotlib_config()
-                _dispatch(**vars(parser().parse_args(argv)))
+                args = vars(parser().parse_args(argv))
+                with deferred_signals(): import torch  # a Python handler that raises inside torch's C++ start-up aborts the process (exit 134)
+                _dispatch(**args)
                 done.append(True)
             for m in dict.fromkeys(str(w.message) for w in ws): print(f"warning: {m}", file=sys.stderr)
         except DigitsError as e: code,msg = 1,str(e)

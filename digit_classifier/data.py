@@ -102,7 +102,7 @@ def find_kaggle_input(inp, # A Kaggle Notebook's input folder, /kaggle/input
     pairs = _csv_pairs(inp, depth, others)
     named = [p for p in pairs if p.name == 'digit-recognizer']
     mounted = [p for p in named if p.parent in (inp, inp/'competitions')]  # where Kaggle mounts the competition itself
-    found = mounted[:1] or named or [p for p in pairs if _pixel_header(p)]
+    found = mounted[:1] or [p for p in named if _pixel_header(p)] or [p for p in pairs if _pixel_header(p)]  # elsewhere, a name proves nothing
     if len(found) == 1: return found[0]
     names = lambda ps: ', '.join(str(p.relative_to(inp)) for p in ps)
     if found: raise DigitsError(f"Kaggle Notebook: several folders under {inp} hold the digits' train.csv and test.csv "
@@ -110,7 +110,8 @@ def find_kaggle_input(inp, # A Kaggle Notebook's input folder, /kaggle/input
     other = f" (train.csv and test.csv in {names(pairs)} have no pixel columns)" if pairs else ''
     csvs = sorted(str(f.relative_to(inp)) for f in others if f.parent not in pairs)
     seen = (f"; CSV files seen: {', '.join(csvs[:3])}{' ...' if len(csvs) > 3 else ''}: if they are the digits, link the training file as "
-            f"train.csv and the test file as test.csv in a folder under /kaggle/working, and give it with --data DIR") if csvs else ''
+            f"train.csv and the test file as test.csv in a folder under /kaggle/working (their header must be label,pixel0,...,pixel783), "
+            "and give it with --data DIR") if csvs else ''
     raise DigitsError(f'Kaggle Notebook: no Digit Recognizer data under {inp}{other}: add the competition data with '
                       f'"Add Input" (search for Digit Recognizer), or give its folder with --data DIR{seen}')
 

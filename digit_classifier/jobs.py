@@ -143,8 +143,9 @@ def _export_of(onnx, model) -> bool:
 
 def _run_outputs(out) -> tuple:
     "`RUN_OUTPUTS`, less any ONNX file in `out` that is not an export of the model file beside it: the user's own, it stays."
-    keep = [n for f in (Path(out).glob('model*.onnx') if Path(out).is_dir() else []) if not _export_of(f, f.with_suffix('.pth'))
-            for n in (f.name, sidecar(f).name)]
+    out = Path(out)
+    onnx = {*out.glob('model*.onnx'), *(j.with_name(j.name[:-len('.json')]) for j in out.glob('model*.onnx.json'))} if out.is_dir() else set()
+    keep = [n for f in sorted(onnx) if not _export_of(f, f.with_suffix('.pth')) for n in (f.name, sidecar(f).name)]  # a description alone too
     if not keep: return RUN_OUTPUTS
     other = f"(?!(?:{'|'.join(map(re.escape, keep))})$)"  # a name of `keep` matches no pattern
     return tuple(re.compile(other + f'(?:{p.pattern})') if isinstance(p, re.Pattern) else p for p in RUN_OUTPUTS if p not in keep)
