@@ -353,8 +353,8 @@ def predict_job(models:list, # Model files (.pth or .onnx); several make an ense
     "Predict `test` with saved model(s), torch or ONNX, and write a checked submission."
     out,models = Path(out),L(models).map(Path)
     if out.is_dir(): raise DigitsError(f"{out}: is a folder; give the submission a file name, e.g. {out/'submission.csv'}")
-    sol = Path(test).with_name('solution.csv')  # the labels of a test.csv (the sample's layout), to score it; another file has its own rows
-    if Path(test).name != 'test.csv': sol = None
+    # the labels of a test.csv (the sample's layout), to score it; another file has rows of its own
+    sol = Path(test).with_name('solution.csv') if Path(test).name == 'test.csv' else None
     _refuse_inputs(out, {test: 'the test file', **({sol: 'the solution file that scores it'} if sol else {}),
                          **{m: 'a model file' for m in models}, **{sidecar(m): 'a model description' for m in models}})
     if out.is_file() and not _is_submission(out):
