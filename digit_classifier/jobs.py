@@ -124,13 +124,14 @@ def job_folders(data=None, # Folder with train.csv/test.csv, or None
                 out=None, # Output folder, or None
                ) -> tuple:
     "(data folder, output folder) for a run: the given ones, a Kaggle Notebook's, or `get_digits()` and ./digits-out."
+    if data is not None: data = _data_folder(data)  # a wrong --data is said before anything else
     if data is None and out is None and (kp := kaggle_paths()):
         data,out,why = kp
         print(why)
     elif out is None and data is not None and (kw := kaggle_working()):  # Kaggle collects outputs only from kaggle/working
-        data,out = _data_folder(data),kw  # a wrong --data is said first
+        out = kw
         print(f"Kaggle Notebook: writing {out/'submission.csv'}")
-    return (_data_folder(data) if data is not None else get_digits()), Path(ifnone(out, 'digits-out'))
+    return (data if data is not None else get_digits()), Path(ifnone(out, 'digits-out'))
 
 # %% ../nbs/13_jobs.ipynb #f542c52b
 RUN_OUTPUTS = ('submission.csv', 'model.pth', 'model.json', 'history.csv', 'model.onnx', 'model.onnx.json', *(f'{p}.png' for p in PLOTS),
